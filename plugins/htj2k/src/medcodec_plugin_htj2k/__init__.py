@@ -1,0 +1,3 @@
+"""HTJ2K codec plugin for medcodec."""
+
+__version__ = "0.1.0"
