@@ -1,0 +1,3 @@
+"""Teaching DCT codec (MMPC bitstream) for medcodec."""
+
+__version__ = "0.1.0"
