@@ -102,7 +102,10 @@ def _sample_format(image: npt.NDArray[np.integer], bits_allocated: int | None, b
     if image.size == 0:
         raise MMPCError(f"cannot encode an empty image (shape {image.shape})")
     if bits_allocated is None:
-        bits_allocated = 8 if image.dtype.itemsize == 1 else 16
+        if image.dtype.itemsize > 2:
+            raise MMPCError(f"unsupported bit depth: MMPC stores 8- or 16-bit samples, got {image.dtype} "
+                            f"({8 * image.dtype.itemsize} bits); pass bits_allocated=16 if the values fit")
+        bits_allocated = 8 * image.dtype.itemsize
     if bits_allocated not in (8, 16):
         raise MMPCError(f"unsupported bit depth: MMPC stores 8- or 16-bit samples, got {bits_allocated} bits")
     bits_stored = bits_allocated if bits_stored is None else bits_stored
