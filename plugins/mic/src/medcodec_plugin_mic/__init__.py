@@ -1,0 +1,3 @@
+"""MIC lossless codec for medcodec (stream-compatible with the reference implementation)."""
+
+__version__ = "0.1.0"
