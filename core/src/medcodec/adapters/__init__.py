@@ -1,0 +1,1 @@
+"""pydicom plugin modules shipped by the core: placeholders and the built-in standard-codec adapters."""

@@ -1,0 +1,279 @@
+"""Compress one dataset: policy -> encode (through pydicom) -> verify -> metadata -> outcome record.
+
+``compress`` is what the CLI, the gateway and users call. It changes ``ds`` only when every step succeeded:
+on any failure the dataset is put back exactly as it was and the error is raised (nothing is ever reported as
+compressed unless it was verified).
+"""
+
+from __future__ import annotations
+
+import copy
+import time
+from collections.abc import Mapping
+from datetime import UTC, datetime
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+from medcodec import _plugins
+from medcodec.errors import (
+    CodecUnavailableError,
+    MedcodecError,
+    PolicyRefusedError,
+    UnsupportedImageError,
+    VerificationError,
+)
+from medcodec.registry import CodecChoice, CodecSpec, CompressionRequest, EncodeReport, Refusal
+from medcodec.verify import compare
+
+if TYPE_CHECKING:
+    from pydicom import Dataset
+
+#: Elements ``Dataset.compress`` and the metadata hook may change; restored on failure.
+_TOUCHED = (
+    "PixelData", "SOPInstanceUID", "PhotometricInterpretation", "PlanarConfiguration", "NumberOfFrames",
+    "ExtendedOffsetTable", "ExtendedOffsetTableLengths", "LossyImageCompression",
+    "LossyImageCompressionRatio", "LossyImageCompressionMethod", "BitsAllocated",
+)
+_TOUCHED_META = ("TransferSyntaxUID", "MediaStorageSOPInstanceUID")
+
+#: Encoding options that promise a maximum absolute error.
+ERROR_BOUND_OPTIONS = ("jls_error", "htj2k_max_error", "max_abs_error")
+
+
+class _Undo:
+    """Remember the elements compression may change, and put them back on failure."""
+
+    def __init__(self, ds: Dataset) -> None:
+        self.ds = ds
+        self.saved = {kw: copy.copy(ds[kw]) if kw in ds else None for kw in _TOUCHED}
+        meta = ds.get("file_meta")
+        self.saved_meta = {kw: copy.copy(meta[kw]) if meta is not None and kw in meta else None
+                           for kw in _TOUCHED_META}
+        self.had_meta = meta is not None
+
+    def __call__(self) -> None:
+        ds = self.ds
+        for kw, elem in self.saved.items():
+            if elem is None:
+                if kw in ds:
+                    del ds[kw]
+            else:
+                ds[kw] = elem
+        if self.had_meta:
+            for kw, elem in self.saved_meta.items():
+                if elem is None:
+                    if kw in ds.file_meta:
+                        del ds.file_meta[kw]
+                else:
+                    ds.file_meta[kw] = elem
+        elif "file_meta" in ds.__dict__:
+            del ds.file_meta
+
+
+def uncompressed_size(ds: Dataset) -> int:
+    """Bytes of the native pixel data: the numerator of the DICOM compression ratio (0028,2112)."""
+    frames = int(ds.get("NumberOfFrames", 1) or 1)
+    bits = int(ds.BitsAllocated)
+    pixels = int(ds.Rows) * int(ds.Columns) * int(ds.get("SamplesPerPixel", 1)) * frames
+    return (pixels * bits + 7) // 8
+
+
+def _pixel_bytes(ds: Dataset) -> int:
+    return len(ds.PixelData)
+
+
+def promised_max_error(options: Mapping[str, Any], request: CompressionRequest) -> float | None:
+    bounds = [float(options[k]) for k in ERROR_BOUND_OPTIONS if options.get(k) is not None]
+    if request.max_abs_error is not None:
+        bounds.append(float(request.max_abs_error))
+    return min(bounds) if bounds else None
+
+
+def choose(ds: Dataset, request: CompressionRequest) -> tuple[CodecSpec, CodecChoice]:
+    """Run the policy hooks; raise :class:`PolicyRefusedError` on a refusal."""
+    decision = _plugins.select_codec(ds, request)
+    if decision is None:
+        raise PolicyRefusedError("no-policy", "no policy chose a codec", request.source)
+    if isinstance(decision, Refusal):
+        raise PolicyRefusedError(decision.rule, decision.reason, request.source)
+    return _plugins.codec_index().get(decision.codec), decision
+
+
+def _check_can_encode(spec: CodecSpec, ds: Dataset, source: str | None) -> None:
+    from medcodec import _pydicom
+    from medcodec.policy import image_kind
+
+    if _pydicom.is_placeholder(spec.label):
+        raise CodecUnavailableError(spec.name, spec.transfer_syntax, spec.distribution)
+    problem = spec.supports(**image_kind(ds))
+    if problem:
+        raise UnsupportedImageError(spec.name, spec.transfer_syntax, problem, source)
+
+
+def compress(
+    ds: Dataset,
+    codec: str | None = None,
+    *,
+    profile: str = "diagnostic",
+    options: Mapping[str, Any] | None = None,
+    request: CompressionRequest | None = None,
+    verify: bool = True,
+) -> EncodeReport:
+    """Compress ``ds`` in place with the codec the policy chooses (or ``codec``), verify it, and mark it.
+
+    :param codec: a codec name (``medcodec plugins`` lists them) or transfer syntax UID; None lets the policy
+        choose from ``profile``.
+    :param options: encoding options forwarded to the codec (e.g. ``{"quality": 30}``).
+    :param request: a full :class:`CompressionRequest` (overrides ``codec``, ``profile`` and ``options``).
+    :param verify: decode the result and compare it with the original (always on in the CLI and gateway).
+    :raises PolicyRefusedError: the policy refused (e.g. lossy mammography).
+    :raises UnsupportedImageError, CodecUnavailableError, EncodeError, VerificationError: see their docs.
+    """
+    from medcodec._plugins import install
+
+    install()
+    if request is None:
+        request = CompressionRequest(codec=codec, profile=profile, options=dict(options or {}))
+    started = time.perf_counter()
+    source_ts = str(ds.file_meta.TransferSyntaxUID) if "file_meta" in ds.__dict__ and \
+        "TransferSyntaxUID" in ds.file_meta else ""
+    old_uid = str(ds.get("SOPInstanceUID", "")) or None
+    spec: CodecSpec | None = None
+    undo = _Undo(ds)
+    try:
+        spec, choice = choose(ds, request)
+        _check_can_encode(spec, ds, request.source)
+        report = _encode_and_verify(ds, spec, choice, request, verify, source_ts, old_uid)
+        _plugins.update_metadata(ds, spec, report)
+    except BaseException as exc:
+        undo()
+        _plugins.record_outcome(audit_record(
+            outcome="refused" if isinstance(exc, PolicyRefusedError) else "failed",
+            codec=spec.name if spec else request.codec, source_ts=source_ts, old_uid=old_uid,
+            error=str(exc), milliseconds=(time.perf_counter() - started) * 1000))
+        raise
+    report.milliseconds = (time.perf_counter() - started) * 1000
+    _plugins.record_outcome(audit_record(outcome="compressed", report=report, spec=spec))
+    return report
+
+
+def _encode_and_verify(
+    ds: Dataset,
+    spec: CodecSpec,
+    choice: CodecChoice,
+    request: CompressionRequest,
+    verify: bool,
+    source_ts: str,
+    old_uid: str | None,
+) -> EncodeReport:
+    from pydicom.uid import generate_uid
+
+    from medcodec._pydicom import transfer_syntax
+
+    uid = transfer_syntax(spec.transfer_syntax)
+    if ds.file_meta.TransferSyntaxUID.is_compressed if "file_meta" in ds.__dict__ and \
+            "TransferSyntaxUID" in ds.file_meta else False:
+        ds.decompress(generate_instance_uid=False)
+    original = ds.pixel_array.copy() if verify or not spec.lossless else None
+    native_bytes = uncompressed_size(ds)
+    options = {**spec.default_options, **choice.options}
+    plugin = spec.label if spec.adapter is not None else ""
+    ds.compress(uid, encoding_plugin=plugin, generate_instance_uid=False, **options)
+    compressed = _pixel_bytes(ds)
+
+    report = EncodeReport(
+        codec=spec.name, transfer_syntax=spec.transfer_syntax, source_transfer_syntax=source_ts,
+        original_bytes=native_bytes, compressed_bytes=compressed, lossy=not spec.lossless,
+        old_sop_instance_uid=old_uid, new_sop_instance_uid=old_uid, rule=choice.rule, options=options,
+    )
+    if original is not None:
+        _verify(ds, spec, original, report, promised_max_error(options, request), request)
+    if report.lossy:
+        new_uid = generate_uid()
+        ds.SOPInstanceUID = new_uid
+        if "file_meta" in ds.__dict__:
+            ds.file_meta.MediaStorageSOPInstanceUID = new_uid
+        report.new_sop_instance_uid = new_uid
+    return report
+
+
+def _verify(
+    ds: Dataset,
+    spec: CodecSpec,
+    original: np.ndarray,
+    report: EncodeReport,
+    bound: float | None,
+    request: CompressionRequest,
+) -> None:
+    try:
+        decoded = ds.pixel_array
+    except Exception as exc:  # noqa: BLE001 - any decoder failure is a verification failure
+        raise VerificationError(spec.name, spec.transfer_syntax, f"the result does not decode: {exc}",
+                                request.source) from exc
+    result = compare(original, decoded)
+    report.verified = True
+    report.max_abs_error = result.max_abs_error
+    report.psnr = result.psnr
+    report.ssim = result.ssim
+    if spec.lossless and not result.identical:
+        raise VerificationError(spec.name, spec.transfer_syntax,
+                                f"lossless codec is not bit-exact (max error {result.max_abs_error:g})",
+                                request.source)
+    # A syntax that may be lossy (J2K .91, HTJ2K .203) used reversibly did not lose anything.
+    report.lossy = not result.identical
+    if bound is not None and result.max_abs_error > bound:
+        raise VerificationError(spec.name, spec.transfer_syntax,
+                                f"max error {result.max_abs_error:g} exceeds the promised bound {bound:g}",
+                                request.source)
+    if request.min_psnr is not None and result.psnr is not None and result.psnr < request.min_psnr:
+        raise VerificationError(spec.name, spec.transfer_syntax,
+                                f"PSNR {result.psnr:.2f} dB is below the required {request.min_psnr:g} dB",
+                                request.source)
+
+
+def audit_record(
+    *,
+    outcome: str,
+    report: EncodeReport | None = None,
+    spec: CodecSpec | None = None,
+    codec: str | None = None,
+    source_ts: str = "",
+    old_uid: str | None = None,
+    error: str | None = None,
+    milliseconds: float | None = None,
+) -> dict[str, Any]:
+    """One audit line: UIDs, syntaxes, sizes, errors and timings only -- never names or other patient data."""
+    from medcodec import __version__
+
+    record: dict[str, Any] = {
+        "time": datetime.now(UTC).isoformat(timespec="milliseconds"),
+        "outcome": outcome,
+        "medcodec_version": __version__,
+    }
+    if report is not None:
+        record.update(
+            codec=report.codec,
+            codec_distribution=spec.distribution if spec else None,
+            codec_version=_plugins.distribution_versions().get(spec.distribution) if spec else None,
+            source_transfer_syntax=report.source_transfer_syntax,
+            target_transfer_syntax=report.transfer_syntax,
+            original_bytes=report.original_bytes,
+            compressed_bytes=report.compressed_bytes,
+            ratio=round(report.ratio, 4),
+            lossy=report.lossy,
+            max_abs_error=report.max_abs_error,
+            psnr=None if report.psnr is None else round(report.psnr, 3),
+            verified=report.verified,
+            milliseconds=round(report.milliseconds, 2),
+            old_sop_instance_uid=report.old_sop_instance_uid,
+            new_sop_instance_uid=report.new_sop_instance_uid,
+            rule=report.rule,
+        )
+    else:
+        record.update(codec=codec, source_transfer_syntax=source_ts, old_sop_instance_uid=old_uid,
+                      error=error, milliseconds=None if milliseconds is None else round(milliseconds, 2))
+    return record
+
+
+__all__ = ["compress", "choose", "audit_record", "uncompressed_size", "MedcodecError"]
