@@ -1,9 +1,12 @@
 """The self-describing frame that MIC Lossless stores in each encapsulated DICOM fragment.
 
-Layout (little endian, 20 bytes, then the payload)::
+Layout (little endian, 24 bytes, then the payload)::
 
     magic  b"MICf" | version u8 | pipeline u8 | flags u8 | bits_stored u8
-    width u32 | height u32 | declared max u16 | reserved u16 (0)
+    width u32 | height u32 | declared max u16 | reserved u16 (0) | payload length u32
+
+The payload length is stored because DICOM pads odd-length fragments with a zero byte, which a bare
+1-state FSE stream (found by its end mark in the last byte) cannot tolerate.
 
 ``pipeline`` is 1-4 for the reference streams "huff", "fse1", "fse2", "fse4", or 0 for raw
 little-endian uint16 samples (used when no entropy stage beats the raw size). ``flags`` bit 0 records
@@ -23,7 +26,7 @@ from medcodec_plugin_mic.codec import KINDS, MicCodecError, as_uint16_image, dec
 
 MAGIC = b"MICf"
 VERSION = 1
-_HEADER = struct.Struct("<4sBBBBIIHH")
+_HEADER = struct.Struct("<4sBBBBIIHHI")
 HEADER_SIZE = _HEADER.size
 PIPELINE_RAW = 0
 _PIPELINES = {kind: code for code, kind in enumerate(KINDS, start=1)}
@@ -40,6 +43,7 @@ class FrameHeader:
     width: int
     height: int
     declared_max: int
+    payload_length: int
 
     @property
     def kind(self) -> str:
@@ -49,14 +53,20 @@ class FrameHeader:
 def parse_header(data: bytes) -> FrameHeader:
     if len(data) < HEADER_SIZE:
         raise MicCodecError(f"MIC frame: {len(data)} bytes is shorter than the {HEADER_SIZE}-byte header")
-    magic, version, pipeline, flags, bits_stored, width, height, max_value, _ = _HEADER.unpack_from(data)
+    magic, version, pipeline, flags, bits_stored, width, height, max_value, _, length = _HEADER.unpack_from(data)
     if magic != MAGIC:
         raise MicCodecError(f"MIC frame: bad magic {magic!r} (expected {MAGIC!r})")
     if version != VERSION:
         raise MicCodecError(f"MIC frame: version {version} is not supported (this plugin reads {VERSION})")
     if pipeline > len(KINDS):
         raise MicCodecError(f"MIC frame: unknown pipeline code {pipeline}")
-    return FrameHeader(pipeline, bool(flags & FLAG_SIGNED), bool(flags & FLAG_8BIT), bits_stored, width, height, max_value)
+    if length > len(data) - HEADER_SIZE:
+        raise MicCodecError(
+            f"MIC frame: header announces {length} payload bytes but only {len(data) - HEADER_SIZE} are present"
+        )
+    return FrameHeader(
+        pipeline, bool(flags & FLAG_SIGNED), bool(flags & FLAG_8BIT), bits_stored, width, height, max_value, length
+    )
 
 
 def encode_frame(
@@ -79,7 +89,9 @@ def encode_frame(
             best_code, best_payload = _PIPELINES[candidate], payload
         break
     flags = (FLAG_SIGNED if signed else 0) | (FLAG_8BIT if bits_stored <= 8 else 0)
-    header = _HEADER.pack(MAGIC, VERSION, best_code, flags, bits_stored, width, height, max_value, 0)
+    header = _HEADER.pack(
+        MAGIC, VERSION, best_code, flags, bits_stored, width, height, max_value, 0, len(best_payload)
+    )
     return header + best_payload
 
 
@@ -90,7 +102,7 @@ def decode_frame(data: bytes, *, width: int | None = None, height: int | None = 
         raise MicCodecError(
             f"MIC frame: header says {header.width}x{header.height}, the dataset says {width}x{height}"
         )
-    payload = memoryview(data)[HEADER_SIZE:]
+    payload = memoryview(data)[HEADER_SIZE : HEADER_SIZE + header.payload_length]
     if header.pipeline == PIPELINE_RAW:
         expected = 2 * header.width * header.height
         if len(payload) != expected:
