@@ -11,15 +11,12 @@ import pydicom
 import pytest
 from pydicom.data import get_testdata_file
 
-def _shared_dir() -> Path | None:
-    candidate = Path(__file__).resolve().parents[3].parent / "shared"
-    return candidate if candidate.is_dir() else None
-
-
 @pytest.fixture(scope="session")
 def shared_dir() -> Path:
     """``/work/shared`` (corpus/, mmpc-golden/); the tests that need it skip when it is absent."""
-    found = _shared_dir()
+    from medcodec.testing import shared_dir as find_shared_dir
+
+    found = find_shared_dir()
     if found is None:
         pytest.skip("the shared data folder (../shared: corpus, mmpc-golden) is not present")
     return found

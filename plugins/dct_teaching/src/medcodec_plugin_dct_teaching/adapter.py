@@ -58,9 +58,16 @@ def decode_frame(src: bytes, runner: DecodeRunner) -> bytes:
     import numpy as np
 
     from medcodec_plugin_dct_teaching import codec
+    from medcodec_plugin_dct_teaching.bitstream import parse_header
 
     try:
-        decoded = codec.decode(bytes(src))
+        header = parse_header(src)
+        end = header.size + header.payload_length
+        # DICOM pads every fragment to an even length with one NUL byte; anything else after is foreign.
+        if len(src) > end and (len(src) - end > 1 or src[end] != 0):
+            raise codec.MMPCError(f"{len(src) - end} unexpected bytes after the MMPC stream (one frame holds "
+                                  "exactly one stream)")
+        decoded = codec.decode(bytes(src[:end]))
     except ValueError as exc:
         raise DecodeError(CODEC_NAME, DCTTeaching, str(exc)) from exc
     header = decoded.header

@@ -152,7 +152,7 @@ def run_study(inputs: Sequence[Path], qualities: Sequence[int], out: Path, *,
     for image in _study_images(inputs):
         roi, mask = _roi(image, roi_box, roi_threshold)
         window = tuple(np.percentile(image.pixels, (1, 99)))
-        error_white = 2.0 * max(qualities)  # one scale for every map of this image, so they compare
+        error_white = max(qualities) / 2  # one scale for every map of this image, so they compare
         pictures: dict[tuple[str, int], npt.NDArray[np.integer]] = {}
         for quality in qualities:
             for name, pipeline in ladder:
