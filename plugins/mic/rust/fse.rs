@@ -501,8 +501,8 @@ fn build_encode_table(norm: &[i32], table_log: u32) -> Option<EncodeTable> {
 /// Chooses the table (reference rules first, then the smallest larger table log that works).
 fn plan(words: &[u16]) -> Result<(Vec<i32>, EncodeTable)> {
     let n = words.len();
-    if n < 4 {
-        return invalid("FSE needs at least 4 words");
+    if n < 2 {
+        return invalid("FSE needs at least 2 words");
     }
     if n > (2usize << 30) - 1 {
         return invalid("FSE input must be below 2^31 words");
