@@ -210,18 +210,23 @@ def wire_placeholders(installed: set[str]) -> None:
 
 
 def coder_status(spec: CodecSpec) -> tuple[bool, list[str]]:
-    """(available, missing) for a codec: can pydicom decode its syntax now, and what is missing if not."""
+    """(available, missing): can pydicom decode -- and, for a codec with an encoder, encode -- its syntax now."""
     uid = UID(spec.transfer_syntax)
-    try:
-        decoder = _decoders.get_decoder(uid)
-    except (NotImplementedError, ValueError):
-        return False, [f"no pydicom decoder for {spec.transfer_syntax}"]
-    if spec.adapter is not None:
-        if spec.label in decoder._available:
-            return True, []
-        deps = decoder._unavailable.get(spec.label, ("the plugin is not wired",))
-        return False, list(deps)
-    return decoder.is_available, [] if decoder.is_available else list(decoder.missing_dependencies)
+    missing: list[str] = []
+    for table, is_decoder in ((_decoders._PIXEL_DATA_DECODERS, True), (_encoders._PIXEL_DATA_ENCODERS, False)):
+        if not is_decoder and not spec.encoder:
+            continue
+        role = "decoder" if is_decoder else "encoder"
+        if uid not in table:
+            missing.append(f"no pydicom {role} for {spec.transfer_syntax}")
+            continue
+        coder = table[uid][0]
+        ours = spec.adapter is not None and (spec.decoder if is_decoder else spec.encoder)
+        if ours and spec.label not in coder._available:
+            missing.extend(coder._unavailable.get(spec.label, (f"{spec.label} {role} is not wired",)))
+        elif not ours and not coder.is_available:
+            missing.extend(coder.missing_dependencies)
+    return not missing, missing
 
 
 def is_placeholder(label: str) -> bool:

@@ -178,7 +178,10 @@ def _encode_and_verify(
     original = ds.pixel_array.copy() if verify or not spec.lossless else None
     native_bytes = uncompressed_size(ds)
     options = {**spec.default_options, **choice.options}
-    plugin = spec.label if spec.adapter is not None else ""
+    # Pin our adapter only where it is the primary coder; a fallback adapter (JPEG 2000's small-frame
+    # encoder) must leave pydicom free to use its own plugin first.
+    primary = spec.adapter is not None and (spec.is_private or spec.prefer or spec.exclusive_encoder)
+    plugin = spec.label if primary else ""
     ds.compress(uid, encoding_plugin=plugin, generate_instance_uid=False, **options)
     compressed = _pixel_bytes(ds)
 
