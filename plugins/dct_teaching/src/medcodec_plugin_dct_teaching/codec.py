@@ -184,11 +184,14 @@ def _levels_bytes(header: Header, payload: bytes) -> bytes:
     padded_h, padded_w = padded_shape(header.height, header.width, header.block_size)
     expected = padded_h * padded_w * header.coefficient_bytes
     pipeline = Pipeline.from_header(header)
+    limit = 2 * expected if pipeline.rle else expected  # RLE at worst doubles the bytes
     try:
-        staged = entropy.decompress(payload, coder=header.entropy_coder,
-                                    max_length=2 * expected if pipeline.rle else expected)
+        staged = entropy.decompress(payload, coder=header.entropy_coder, max_length=limit)
     except ValueError as exc:
         raise MMPCError(f"corrupt MMPC payload: {exc}") from exc
+    if len(staged) > limit:
+        raise MMPCError(f"MMPC payload length mismatch: the payload expands beyond {limit} bytes, a "
+                        f"{header.width}x{header.height} image needs {expected} coefficient bytes")
     if pipeline.rle:
         expanded = rle_decode(staged) if len(staged) % 2 == 0 else b""
         if len(expanded) == expected:

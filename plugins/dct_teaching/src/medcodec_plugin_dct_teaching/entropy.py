@@ -40,8 +40,9 @@ def compress(data: bytes, *, coder: EntropyCoder, use_rle: bool) -> bytes:
 def decompress(payload: bytes, *, coder: EntropyCoder, max_length: int) -> bytes:
     """Undo the compressor only (the caller undoes the RLE, because v1 may need the raw fallback).
 
-    At most ``max_length`` bytes are produced, so a corrupt stream cannot exhaust memory. Raises
-    ``ValueError`` naming the problem when the payload is corrupt, cut short, or expands to more than that.
+    At most ``max_length + 1`` bytes are produced, so a corrupt stream cannot exhaust memory; a result longer
+    than ``max_length`` tells the caller the payload does not match its header. Raises ``ValueError`` naming
+    the problem when the payload is corrupt or cut short.
     """
     decompressor: zlib._Decompress | lzma.LZMADecompressor
     if coder is EntropyCoder.ZLIB:
@@ -55,7 +56,7 @@ def decompress(payload: bytes, *, coder: EntropyCoder, max_length: int) -> bytes
     except (zlib.error, lzma.LZMAError) as exc:
         raise ValueError(f"{name} cannot decompress the payload ({exc})") from exc
     if len(data) > max_length:
-        raise ValueError(f"payload expands beyond the {max_length} bytes the header allows (length mismatch)")
+        return data
     if not decompressor.eof:
         raise ValueError(f"truncated payload: the {name} stream ends before its end marker")
     return data
