@@ -11,6 +11,7 @@ import pydicom
 import pytest
 from pydicom.data import get_testdata_file
 
+
 @pytest.fixture(scope="session")
 def shared_dir() -> Path:
     """``/work/shared`` (corpus/, mmpc-golden/); the tests that need it skip when it is absent."""

@@ -19,11 +19,10 @@ from pathlib import Path
 
 import numpy as np
 import pydicom
-from pydicom.data import get_testdata_file
-
 from medcodec.testing import shared_dir, write_golden
 from medcodec_plugin_dct_teaching import codec
 from medcodec_plugin_dct_teaching.plugin import CODEC_NAME, DCTTeaching
+from pydicom.data import get_testdata_file
 
 GOLDEN = Path(__file__).parent / "golden"
 

@@ -10,11 +10,10 @@ import numpy as np
 import pydicom
 import pytest
 from click.testing import CliRunner, Result
-from PIL import Image
-from pydicom.data import get_testdata_file
-
 from medcodec.cli import cli
 from medcodec_plugin_dct_teaching.quantise import max_pixel_error
+from PIL import Image
+from pydicom.data import get_testdata_file
 
 CT_SMALL = Path(get_testdata_file("CT_small.dcm"))  # type: ignore[arg-type]
 

@@ -11,14 +11,13 @@ import numpy as np
 import numpy.typing as npt
 import pydicom
 import pytest
-from PIL import Image
-
 from medcodec_plugin_dct_teaching import codec, layout, rle
 from medcodec_plugin_dct_teaching.bitstream import V1_HEADER_SIZE, Flags, MMPCError, parse_header
 from medcodec_plugin_dct_teaching.deblock import max_shift
 from medcodec_plugin_dct_teaching.entropy import EntropyCoder
 from medcodec_plugin_dct_teaching.quantise import max_pixel_error
 from medcodec_plugin_dct_teaching.transform import dct_matrix, forward_dct, image_to_blocks, inverse_dct
+from PIL import Image
 
 QUALITIES = (10, 30, 60)
 GOLDEN_INPUTS = ("CT_small", "MR_small")  # pydicom's bundled files the mmpc-golden vectors were made from
@@ -233,5 +232,5 @@ def test_reserved_flags_are_rejected(pydicom_pixels: Pixels) -> None:
 
 @pytest.mark.parametrize("quality", [0, -3, 70000, 2.5, "30"])
 def test_quality_must_be_a_representable_step(quality: object) -> None:
-    with pytest.raises(ValueError, match="quality must be"):
+    with pytest.raises((ValueError, TypeError), match="quality must be"):
         codec.encode(np.zeros((8, 8), dtype=np.uint8), quality)  # type: ignore[arg-type]

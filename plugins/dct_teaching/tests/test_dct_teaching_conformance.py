@@ -8,10 +8,11 @@ filter may move a pixel (``deblock.max_shift``). Integer samples make the bound 
 from __future__ import annotations
 
 import math
+from collections.abc import Mapping
 from pathlib import Path
+from typing import Any, ClassVar
 
 from medcodec.testing import CodecConformance
-
 from medcodec_plugin_dct_teaching.deblock import max_shift
 from medcodec_plugin_dct_teaching.quantise import max_pixel_error
 
@@ -25,10 +26,10 @@ class TestDctTeachingConformance(CodecConformance):
     bits_stored = (8, 12, 16)
     signed = (False, True)
     samples_per_pixel = (1,)  # MMPC is greyscale; colour cases are skipped and refused by the policy
-    encode_options = {"quality": QUALITY}
+    encode_options: ClassVar[Mapping[str, Any]] = {"quality": QUALITY}
     golden_dir = Path(__file__).parent / "golden"
 
 
 class TestDctTeachingImprovedConformance(TestDctTeachingConformance):
     max_abs_error = math.floor(max_pixel_error(QUALITY) + max_shift(QUALITY))
-    encode_options = {"quality": QUALITY, "profile": "improved"}
+    encode_options: ClassVar[Mapping[str, Any]] = {"quality": QUALITY, "profile": "improved"}

@@ -4,15 +4,14 @@ from __future__ import annotations
 
 import copy
 
+import medcodec
 import numpy as np
 import pydicom
 import pytest
-from pydicom.encaps import encapsulate, generate_frames
-
-import medcodec
 from medcodec_plugin_dct_teaching import codec
 from medcodec_plugin_dct_teaching.plugin import LOSSY_METHOD, DCTTeaching
 from medcodec_plugin_dct_teaching.quantise import max_pixel_error
+from pydicom.encaps import encapsulate, generate_frames
 
 
 @pytest.fixture(autouse=True)

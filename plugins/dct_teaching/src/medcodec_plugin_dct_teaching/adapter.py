@@ -12,6 +12,7 @@ from importlib.util import find_spec
 from typing import TYPE_CHECKING, Any
 
 from medcodec import DecodeError, EncodeError
+
 from medcodec_plugin_dct_teaching.plugin import CODEC_NAME, DEFAULT_QUALITY, DCTTeaching
 
 if TYPE_CHECKING:
@@ -49,7 +50,7 @@ def encode_frame(src: bytes, runner: EncodeRunner) -> bytes:
         return codec.encode(image, runner.get_option("quality", DEFAULT_QUALITY),
                             bits_allocated=bits_allocated, bits_stored=bits_stored, signed=signed,
                             pipeline=codec.PROFILES[profile])
-    except ValueError as exc:  # MMPCError and bad quality values
+    except (ValueError, TypeError) as exc:  # MMPCError, and quality values that are no step
         raise EncodeError(CODEC_NAME, DCTTeaching, str(exc)) from exc
 
 

@@ -40,8 +40,8 @@ from medcodec_plugin_dct_teaching.transform import (
     padded_shape,
 )
 
-__all__ = ["Decoded", "IMPROVED", "MMPCError", "PROFILES", "Pipeline", "SEED", "decode", "decode_all",
-           "encode", "encode_volume", "reconstruct_float"]
+__all__ = ["IMPROVED", "PROFILES", "SEED", "Decoded", "MMPCError", "Pipeline", "decode", "decode_all",
+           "encode", "encode_volume", "reconstruct_float", "stack"]
 
 
 @dataclass(frozen=True)

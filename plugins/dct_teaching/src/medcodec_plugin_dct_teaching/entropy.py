@@ -12,7 +12,7 @@ import lzma
 import zlib
 from enum import IntEnum
 
-from medcodec_plugin_dct_teaching.rle import rle_decode, rle_encode
+from medcodec_plugin_dct_teaching.rle import rle_encode
 
 ZLIB_LEVEL = 6
 """The seed's level (also zlib's default)."""

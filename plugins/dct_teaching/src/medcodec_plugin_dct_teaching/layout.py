@@ -16,6 +16,7 @@ int16. Version 2 keeps that as its default and adds three independent, flag-sele
 
 from __future__ import annotations
 
+import math
 from functools import cache
 
 import numpy as np
@@ -37,7 +38,7 @@ def zigzag_order(block: int = 8) -> npt.NDArray[np.intp]:
 
 def to_scan_order(levels: IntArray, *, zigzag: bool, dc_prediction: bool) -> IntArray:
     """Reorder ``(n_blocks, block*block)`` row-major levels for the stream; optionally predict the DC."""
-    block = int(round(levels.shape[1] ** 0.5))
+    block = math.isqrt(levels.shape[1])
     scanned = levels[:, zigzag_order(block)] if zigzag else levels.copy()
     if dc_prediction and len(scanned):
         # Position 0 is the DC in both orders; keep the first, replace the rest by their raster difference.
@@ -47,7 +48,7 @@ def to_scan_order(levels: IntArray, *, zigzag: bool, dc_prediction: bool) -> Int
 
 def from_scan_order(scanned: IntArray, *, zigzag: bool, dc_prediction: bool) -> IntArray:
     """Inverse of :func:`to_scan_order`."""
-    block = int(round(scanned.shape[1] ** 0.5))
+    block = math.isqrt(scanned.shape[1])
     levels = scanned.copy()
     if dc_prediction and len(levels):
         levels[:, 0] = np.cumsum(levels[:, 0])

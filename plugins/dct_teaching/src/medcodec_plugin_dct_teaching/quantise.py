@@ -22,7 +22,7 @@ def quality_to_step(quality: int) -> int:
     silently turns anything below 1 into 1; we reject values it cannot represent instead of guessing.
     """
     if isinstance(quality, bool) or not isinstance(quality, (int, np.integer)):
-        raise ValueError(f"quality must be an integer from 1 to {MAX_QUANT_STEP}, got {quality!r}")
+        raise TypeError(f"quality must be an integer from 1 to {MAX_QUANT_STEP}, got {quality!r}")
     if not 1 <= int(quality) <= MAX_QUANT_STEP:
         raise ValueError(f"quality must be from 1 to {MAX_QUANT_STEP} (it is the quantisation step), got {quality}")
     return int(quality)
