@@ -8,10 +8,14 @@ Errors are printed as one line naming the file and the problem, with exit status
 from __future__ import annotations
 
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import click
 
 from medcodec_plugin_dct_teaching.plugin import DEFAULT_QUALITY
+
+if TYPE_CHECKING:
+    from medcodec_plugin_dct_teaching.bitstream import Header
 
 PROFILE_CHOICE = click.Choice(["seed", "improved"])
 
@@ -51,7 +55,7 @@ def encode(input_path: Path, output: Path, quality: int, profile: str, version: 
                f"{volume.original_bytes / len(data):.2f}:1, MMPC v{'/'.join(map(str, versions))}, step {quality}")
 
 
-def _headers(data: bytes) -> list[tuple[object, bytes]]:
+def _headers(data: bytes) -> list[tuple[Header, bytes]]:
     from medcodec_plugin_dct_teaching.bitstream import split_streams
 
     return list(split_streams(data))

@@ -22,6 +22,7 @@ import csv
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import numpy.typing as npt
@@ -161,10 +162,10 @@ def run_study(inputs: Sequence[Path], qualities: Sequence[int], out: Path, *,
                 if name in PICTURED:
                     pictures[name, quality] = decoded
                     stem = out / f"{image.name}_q{quality}_{name}"
-                    _save_gray(stem.with_name(stem.name + "_rec.png"), to_display(decoded, window))  # type: ignore[arg-type]
+                    _save_gray(stem.with_name(stem.name + "_rec.png"), to_display(decoded, window))
                     error_map = np.abs(decoded.astype(np.float64) - image.pixels)
                     _save_gray(stem.with_name(stem.name + "_err.png"), to_display(error_map, (0, error_white)))
-        _panel(out / f"{image.name}_panel.png", image, qualities, pictures, window, error_white)  # type: ignore[arg-type]
+        _panel(out / f"{image.name}_panel.png", image, qualities, pictures, window, error_white)
     _write_csv(out / "summary.csv", [asdict(r) for r in rows])
     _write_csv(out / "ablation_rle.csv", _rle_ablation(rows))
     rd_plot(rows, out / "rd_plot.png")
@@ -193,7 +194,7 @@ def _write_csv(path: Path, records: Sequence[dict[str, object]]) -> None:
             writer.writerow({k: (f"{v:.6g}" if isinstance(v, float) else v) for k, v in record.items()})
 
 
-def _matplotlib():  # type: ignore[no-untyped-def]
+def _matplotlib() -> Any:
     import matplotlib
 
     matplotlib.use("Agg")  # files only, never a window
