@@ -94,6 +94,8 @@ def _study_images(inputs: Sequence[Path]) -> list[StudyImage]:
         index = len(volume.slices) // 2
         modality = str(volume.datasets[0].get("Modality", "")) if volume.datasets else "PNG"
         name = path.stem.split(".")[0] or "image"
+        if name.isdigit():  # "1.dcm" says nothing in a table: prefix the modality
+            name = f"{modality or 'image'}_{name}"
         while name in used:
             name += "_"
         used.add(name)
