@@ -165,6 +165,26 @@ impl LsbWriter {
     }
 }
 
+/// Fewest unread bits for which [`BackwardReader::window`] may be used.
+pub const WINDOW_MIN_BITS: usize = 49;
+
+/// 64 bits of an FSE payload, read from bit `top` downwards; `top` is between 49 and 56 when the
+/// window is loaded, so up to 49 bits can be read without any bounds check.
+pub struct Window {
+    bits: u64,
+    top: u32,
+    base: usize,
+}
+
+impl Window {
+    /// Reads `n` bits (n <= top): the shift stays below 64 because top < 64.
+    #[inline(always)]
+    pub fn read(&mut self, n: u32) -> u32 {
+        self.top -= n;
+        ((self.bits >> self.top) & mask32(n)) as u32
+    }
+}
+
 /// Reader for an LSB-first stream consumed from its end (FSE): the last bit written is read first.
 pub struct BackwardReader<'a> {
     data: &'a [u8],
@@ -188,6 +208,21 @@ impl<'a> BackwardReader<'a> {
     #[inline(always)]
     pub fn remaining(&self) -> usize {
         self.remaining
+    }
+
+    /// Loads a window of the bits just below the read position for unchecked fast reads.
+    /// Requires `remaining() >= WINDOW_MIN_BITS`; the window then holds at least 49 unread bits.
+    #[inline(always)]
+    pub fn window(&self) -> Window {
+        debug_assert!(self.remaining >= WINDOW_MIN_BITS);
+        let byte = (self.remaining - WINDOW_MIN_BITS) >> 3;
+        Window { bits: load_le64(self.data, byte), top: (self.remaining - byte * 8) as u32, base: byte * 8 }
+    }
+
+    /// Continues after a window: everything read from it is consumed.
+    #[inline(always)]
+    pub fn commit(&mut self, window: &Window) {
+        self.remaining = window.base + window.top as usize;
     }
 
     /// Reads `n` bits (n <= 32); fails when fewer than `n` bits remain.

@@ -6,7 +6,7 @@
 //! distinct symbols for its table, every symbol unique, output not smaller than the input) this
 //! encoder raises the table log or skips the refusal and still writes a valid stream.
 
-use crate::bits::{BackwardReader, LsbWriter};
+use crate::bits::{BackwardReader, LsbWriter, WINDOW_MIN_BITS};
 use crate::error::{corrupt, invalid, Result};
 
 const MIN_TABLE_LOG: u32 = 5;
@@ -596,7 +596,12 @@ fn build_decode_table(norm: &[i32], table_log: u32) -> Result<Vec<DecodeEntry>> 
             return corrupt("FSE table is inconsistent");
         }
         let new_state = (next_state << nb_bits).wrapping_sub(size);
-        if new_state >= size || (new_state == u as u32 && nb_bits == 0) {
+        // Every successor state (new_state + any nb_bits-bit value) must stay inside the table:
+        // the decoders index the table with it unchecked by design.
+        if new_state >= size
+            || new_state as u64 + (1u64 << nb_bits) > size as u64
+            || (new_state == u as u32 && nb_bits == 0)
+        {
             return corrupt("FSE table is inconsistent");
         }
         table[u] = DecodeEntry { new_state, symbol: s, nb_bits: nb_bits as u8 };
@@ -632,6 +637,9 @@ pub fn decode(data: &[u8], max_words: usize) -> Result<Vec<u16>> {
     }
 }
 
+/// Most bits one symbol can take (table log <= 17).
+const MAX_SYMBOL_BITS: usize = DECODER_MAX_TABLE_LOG as usize;
+
 fn decode_counted(
     payload: &[u8],
     table: &[DecodeEntry],
@@ -644,28 +652,66 @@ fn decode_counted(
     for s in states.iter_mut().take(n_states) {
         *s = r.read(table_log)?;
     }
-    let mut out = Vec::with_capacity(count);
-    // States are < 2^table_log = table.len(), and new_state + bits < table.len() by construction,
-    // so the indexing below never fails; `get` keeps that a checked invariant rather than a panic.
-    let step = |state: &mut u32, r: &mut BackwardReader| -> Result<u16> {
-        let e = *table.get(*state as usize).ok_or(crate::error::MicError::Corrupt("FSE state out of range".into()))?;
-        *state = e.new_state + r.read(e.nb_bits as u32)?;
-        Ok(e.symbol)
-    };
+    let mut out = vec![0u16; count];
+    let mut done = 0usize;
+    // Fast path: one 49-bit window serves two symbols (2 x 17 bits at most). States stay below the
+    // table size (checked when the table was built), so `table[state]` never fails.
+    let round_bits = 2 * MAX_SYMBOL_BITS;
     if n_states == 2 {
         let (mut a, mut b) = (states[0], states[1]);
-        let pairs = count / 2;
-        for _ in 0..pairs {
-            out.push(step(&mut a, &mut r)?);
-            out.push(step(&mut b, &mut r)?);
+        while r.remaining() >= WINDOW_MIN_BITS.max(round_bits) && done + 2 <= count {
+            let mut w = r.window();
+            let ea = table[a as usize];
+            out[done] = ea.symbol;
+            a = ea.new_state + w.read(ea.nb_bits as u32);
+            let eb = table[b as usize];
+            out[done + 1] = eb.symbol;
+            b = eb.new_state + w.read(eb.nb_bits as u32);
+            r.commit(&w);
+            done += 2;
         }
-        if count % 2 == 1 {
-            out.push(step(&mut a, &mut r)?);
+        states[0] = a;
+        states[1] = b;
+    } else if n_states == 4 {
+        let [mut a, mut b, mut c, mut d] = states;
+        while r.remaining() >= WINDOW_MIN_BITS.max(round_bits) && done + 4 <= count {
+            let mut w = r.window();
+            let ea = table[a as usize];
+            let eb = table[b as usize];
+            out[done] = ea.symbol;
+            out[done + 1] = eb.symbol;
+            a = ea.new_state + w.read(ea.nb_bits as u32);
+            b = eb.new_state + w.read(eb.nb_bits as u32);
+            r.commit(&w);
+            if r.remaining() < WINDOW_MIN_BITS.max(round_bits) {
+                // Finish this round with checked reads.
+                let ec = table[c as usize];
+                out[done + 2] = ec.symbol;
+                c = ec.new_state + r.read(ec.nb_bits as u32)?;
+                let ed = table[d as usize];
+                out[done + 3] = ed.symbol;
+                d = ed.new_state + r.read(ed.nb_bits as u32)?;
+                done += 4;
+                break;
+            }
+            let mut w = r.window();
+            let ec = table[c as usize];
+            let ed = table[d as usize];
+            out[done + 2] = ec.symbol;
+            out[done + 3] = ed.symbol;
+            c = ec.new_state + w.read(ec.nb_bits as u32);
+            d = ed.new_state + w.read(ed.nb_bits as u32);
+            r.commit(&w);
+            done += 4;
         }
-    } else {
-        for i in 0..count {
-            out.push(step(&mut states[i % n_states], &mut r)?);
-        }
+        states = [a, b, c, d];
+    }
+    // Tail (and any other state count): checked reads, states in round-robin order.
+    for (i, slot) in out.iter_mut().enumerate().skip(done) {
+        let state = &mut states[i % n_states];
+        let e = table[*state as usize];
+        *slot = e.symbol;
+        *state = e.new_state + r.read(e.nb_bits as u32)?;
     }
     Ok(out)
 }
@@ -673,7 +719,20 @@ fn decode_counted(
 fn decode_single(payload: &[u8], table: &[DecodeEntry], table_log: u32, max_words: usize) -> Result<Vec<u16>> {
     let mut r = BackwardReader::new(payload)?;
     let mut state = r.read(table_log)?;
-    let mut out = Vec::with_capacity(payload.len() * 2);
+    let mut out = Vec::with_capacity((payload.len() * 2).min(max_words));
+    // Fast path: two symbols per window while far from the end of the bits (so the stop condition
+    // below cannot be met inside it).
+    let margin = WINDOW_MIN_BITS + 2 * MAX_SYMBOL_BITS;
+    while r.remaining() >= margin && out.len() + 2 <= max_words {
+        let mut w = r.window();
+        let e1 = table[state as usize];
+        state = e1.new_state + w.read(e1.nb_bits as u32);
+        let e2 = table[state as usize];
+        state = e2.new_state + w.read(e2.nb_bits as u32);
+        r.commit(&w);
+        out.push(e1.symbol);
+        out.push(e2.symbol);
+    }
     // No count is stored: stop once every bit is consumed and the current state needs bits.
     loop {
         let e = table[state as usize];
@@ -683,10 +742,10 @@ fn decode_single(payload: &[u8], table: &[DecodeEntry], table_log: u32, max_word
             }
             break;
         }
-        out.push(e.symbol);
         if out.len() >= max_words {
             break; // only junk can follow: the image needs no more words than this
         }
+        out.push(e.symbol);
         state = e.new_state + r.read(e.nb_bits as u32)?;
     }
     Ok(out)
