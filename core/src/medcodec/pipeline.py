@@ -104,11 +104,11 @@ def _check_can_encode(spec: CodecSpec, ds: Dataset, source: str | None) -> None:
     from medcodec import _pydicom
     from medcodec.policy import image_kind
 
-    if _pydicom.is_placeholder(spec.label):
-        raise CodecUnavailableError(spec.name, spec.transfer_syntax, spec.distribution)
     problem = spec.supports(**image_kind(ds))
     if problem:
         raise UnsupportedImageError(spec.name, spec.transfer_syntax, problem, source)
+    if _pydicom.is_placeholder(spec.label) or not _pydicom.coder_status(spec)[0]:
+        raise CodecUnavailableError(spec.name, spec.transfer_syntax, spec.distribution)
 
 
 def compress(
@@ -142,6 +142,9 @@ def compress(
     spec: CodecSpec | None = None
     undo = _Undo(ds)
     try:
+        if request.codec:  # an explicit codec that cannot take this image is the caller's error, not policy
+            spec = _plugins.codec_index().get(request.codec)
+            _check_can_encode(spec, ds, request.source)
         spec, choice = choose(ds, request)
         _check_can_encode(spec, ds, request.source)
         report = _encode_and_verify(ds, spec, choice, request, verify, source_ts, old_uid)

@@ -202,6 +202,12 @@ class CodecIndex:
             self._by_uid[spec.transfer_syntax] = spec
             self._owner[spec.name] = owner
 
+    def copy(self) -> CodecIndex:
+        clone = CodecIndex()
+        with self._lock:
+            clone._by_name, clone._by_uid, clone._owner = dict(self._by_name), dict(self._by_uid), dict(self._owner)
+        return clone
+
     def get(self, name_or_uid: str) -> CodecSpec:
         spec = self._by_name.get(name_or_uid) or self._by_uid.get(str(name_or_uid))
         if spec is None:

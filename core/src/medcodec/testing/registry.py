@@ -17,15 +17,15 @@ def isolated_registry() -> Iterator[None]:
     from medcodec import _plugins, _pydicom
 
     _plugins.install()
-    before = set(_plugins.plugin_manager().list_name_plugin())
-    index, records = _plugins._state.index, dict(_plugins._state.records)
+    before = {name for name, _plugin in _plugins.plugin_manager().list_name_plugin()}
+    index, records = _plugins._state.index.copy(), dict(_plugins._state.records)
     with _pydicom.isolated():
         try:
             yield
         finally:
             pm = _plugins.plugin_manager()
             for name, _plugin in pm.list_name_plugin():
-                if name not in {n for n, _ in before}:
+                if name not in before:
                     pm.unregister(name=name)
             _plugins._state.index, _plugins._state.records = index, records
 
