@@ -227,7 +227,7 @@ def rd_plot(rows: Sequence[Row], path: Path) -> None:
             axis.grid(alpha=0.3)
     axes[0][1].legend(fontsize=7, loc="lower right")
     fig.tight_layout()
-    fig.savefig(path, dpi=110)
+    fig.savefig(path, dpi=90)
     plt.close(fig)
 
 
@@ -252,5 +252,5 @@ def _panel(path: Path, image: StudyImage, qualities: Sequence[int],
             axes[row][column].set_title(f"|error| {label} q{quality}", fontsize=7)
     axes[1][0].text(0.5, 0.5, f"error maps:\nwhite = {error_white:g}", ha="center", va="center", fontsize=8)
     fig.tight_layout()
-    fig.savefig(path, dpi=90)
+    fig.savefig(path, dpi=72)
     plt.close(fig)
