@@ -180,7 +180,9 @@ def _encode_and_verify(
         ds.decompress(generate_instance_uid=False)
     original = ds.pixel_array.copy() if verify or not spec.lossless else None
     native_bytes = uncompressed_size(ds)
-    options = {**spec.default_options, **choice.options}
+    # A codec's defaults apply only when nothing was asked for: merging them could combine, say, a default
+    # PSNR target with a requested ratio, which JPEG 2000 rejects.
+    options = dict(choice.options) or dict(spec.default_options)
     # Pin our adapter only where it is the primary coder; a fallback adapter (JPEG 2000's small-frame
     # encoder) must leave pydicom free to use its own plugin first.
     primary = spec.adapter is not None and (spec.is_private or spec.prefer or spec.exclusive_encoder)
