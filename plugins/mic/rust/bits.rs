@@ -17,7 +17,7 @@ fn mask32(n: u32) -> u64 {
 
 /// Reads 8 bytes big-endian at `byte`, treating bytes past the end as zero.
 #[inline(always)]
-fn load_be64(data: &[u8], byte: usize) -> u64 {
+pub fn load_be64(data: &[u8], byte: usize) -> u64 {
     if let Some(chunk) = data.get(byte..byte.wrapping_add(8)) {
         u64::from_be_bytes(chunk.try_into().unwrap_or([0; 8]))
     } else {

@@ -199,14 +199,61 @@ pub fn encode(words: &[u16]) -> Result<Vec<u8>> {
     Ok(w.finish())
 }
 
-/// Decoding table: 2^max_len entries, each `symbol | length << 16 | escaped << 24`; 0 = invalid.
+/// Two-level decoding table: a primary table indexed by the first `primary_bits` bits, and
+/// sub-tables for longer codes, so the common (short) codes hit a table that fits in L1 cache.
+/// Entry = `symbol | length << 16 | ESCAPE`, or `LINK | sub-table offset`; 0 marks an unused code.
 struct DecodeTable {
-    entries: Vec<u32>,
+    primary: Vec<u32>,
+    secondary: Vec<u32>,
+    primary_bits: u32,
     max_len: u32,
     depth: u32,
 }
 
 const ENTRY_ESCAPE: u32 = 1 << 24;
+const ENTRY_LINK: u32 = 1 << 31;
+/// 2^11 entries x 4 bytes = 8 KiB: fits in L1 next to the output being written.
+const PRIMARY_BITS: u32 = 11;
+
+impl DecodeTable {
+    fn build(entries: &[TableEntry], codes: &[u32], max_len: u32, depth: u32, escape: u16) -> Self {
+        let primary_bits = max_len.min(PRIMARY_BITS);
+        let sub_bits = max_len - primary_bits;
+        let mut primary = vec![0u32; 1usize << primary_bits];
+        let mut secondary: Vec<u32> = Vec::new();
+        for (e, &code) in entries.iter().zip(codes) {
+            let flag = if e.symbol == escape { ENTRY_ESCAPE } else { 0 };
+            let value = e.symbol as u32 | (e.length << 16) | flag;
+            if e.length <= primary_bits {
+                let first = (code as usize) << (primary_bits - e.length);
+                primary[first..first + (1usize << (primary_bits - e.length))].fill(value);
+            } else {
+                let prefix = (code >> (e.length - primary_bits)) as usize;
+                if primary[prefix] & ENTRY_LINK == 0 {
+                    primary[prefix] = ENTRY_LINK | secondary.len() as u32;
+                    secondary.resize(secondary.len() + (1usize << sub_bits), 0);
+                }
+                let base = (primary[prefix] & !ENTRY_LINK) as usize;
+                let rest = (code as usize) & ((1usize << (e.length - primary_bits)) - 1);
+                let first = base + (rest << (max_len - e.length));
+                secondary[first..first + (1usize << (max_len - e.length))].fill(value);
+            }
+        }
+        DecodeTable { primary, secondary, primary_bits, max_len, depth }
+    }
+
+    /// Looks up the code at the top of a left-aligned window (max_len >= 1).
+    #[inline(always)]
+    fn lookup(&self, w: u64) -> u32 {
+        let entry = self.primary[(w >> (64 - self.primary_bits)) as usize];
+        if entry & ENTRY_LINK == 0 {
+            return entry;
+        }
+        let sub_bits = self.max_len - self.primary_bits;
+        let index = ((w << self.primary_bits) >> (64 - sub_bits)) as usize;
+        self.secondary.get((entry & !ENTRY_LINK) as usize + index).copied().unwrap_or(0)
+    }
+}
 
 fn read_table(r: &mut MsbReader) -> Result<(usize, DecodeTable)> {
     let count = r.read_checked(32, "Huffman word count")? as usize;
@@ -217,7 +264,7 @@ fn read_table(r: &mut MsbReader) -> Result<(usize, DecodeTable)> {
     if depth == 0 {
         return corrupt("Huffman max value is 0");
     }
-    if max_len > 24 || max_len + depth > 32 {
+    if max_len > 16 || max_len + depth > 32 {
         return corrupt(format!("Huffman max code length {max_len} with depth {depth} exceeds 32 bits"));
     }
     if n_entries == 0 {
@@ -236,26 +283,19 @@ fn read_table(r: &mut MsbReader) -> Result<(usize, DecodeTable)> {
             return corrupt(format!("Huffman code length {} outside 1..={max_len}", e.length));
         }
     }
-    let mut table = vec![0u32; 1usize << max_len];
-    if max_len == 0 {
+    let table = if max_len == 0 {
         let e = entries[0];
-        table[0] = e.symbol as u32 | if e.symbol == escape { ENTRY_ESCAPE } else { 0 };
         if e.symbol != escape {
             return corrupt("single-entry Huffman table must hold the escape symbol");
         }
+        DecodeTable { primary: vec![e.symbol as u32 | ENTRY_ESCAPE], secondary: Vec::new(), primary_bits: 0, max_len, depth }
     } else {
         let Some(codes) = canonical_codes(&entries, max_len) else {
             return corrupt("Huffman code lengths are over-subscribed");
         };
-        for (e, &c) in entries.iter().zip(&codes) {
-            let span = 1usize << (max_len - e.length);
-            let first = (c as usize) << (max_len - e.length);
-            let flag = if e.symbol == escape { ENTRY_ESCAPE } else { 0 };
-            let value = e.symbol as u32 | (e.length << 16) | flag;
-            table[first..first + span].fill(value);
-        }
-    }
-    Ok((count, DecodeTable { entries: table, max_len, depth }))
+        DecodeTable::build(&entries, &codes, max_len, depth, escape)
+    };
+    Ok((count, table))
 }
 
 /// Decodes a Huffman stream into the word stream; refuses streams claiming more than `max_words`.
@@ -267,24 +307,68 @@ pub fn decode(data: &[u8], max_words: usize) -> Result<Vec<u16>> {
     }
     let (max_len, depth) = (table.max_len, table.depth);
     let total_bits = r.total_bits();
-    let mut out = Vec::with_capacity(count);
-    for _ in 0..count {
-        let entry = table.entries[r.peek(max_len) as usize];
-        let length = (entry >> 16) & 0xFF;
+    let mut pos = r.position();
+    let mut out = vec![0u16; count];
+    let mut done = 0usize;
+
+    // One symbol from a left-aligned window `w`; returns (symbol, bits used), or None for a code
+    // that is not in the table. Escaped words take `depth` raw bits after the escape code.
+    #[inline(always)]
+    fn one(table: &DecodeTable, w: u64, depth: u32) -> Option<(u16, u32)> {
+        let entry = table.lookup(w);
         if entry == 0 {
-            // Valid entries always carry a length or the escape flag; 0 marks an unused code.
-            return corrupt("Huffman stream holds a code that is not in its table");
+            return None; // valid entries always carry a length or the escape flag
         }
-        r.skip(length);
+        let length = (entry >> 16) & 0xFF;
         if entry & ENTRY_ESCAPE != 0 {
-            out.push(r.peek(depth) as u16);
-            r.skip(depth);
+            Some((((w << length) >> (64 - depth)) as u16, length + depth))
         } else {
-            out.push(entry as u16);
+            Some((entry as u16, length))
         }
-        if r.position() > total_bits {
+    }
+    let bad_code = || corrupt("Huffman stream holds a code that is not in its table");
+
+    // Fast path: a 57-bit window serves one symbol, and a second when the first used <= 25 bits
+    // (every symbol needs at most max_len + depth <= 32 bits).
+    if max_len > 0 {
+        while done + 2 <= count && pos + 64 <= total_bits {
+            let mut w = crate::bits::load_be64(data, pos >> 3) << (pos & 7);
+            let Some((first, used)) = one(&table, w, depth) else { return bad_code() };
+            out[done] = first;
+            done += 1;
+            pos += used as usize;
+            if used <= 25 {
+                w <<= used;
+                let Some((second, used2)) = one(&table, w, depth) else { return bad_code() };
+                out[done] = second;
+                done += 1;
+                pos += used2 as usize;
+            }
+        }
+    }
+    // Tail: one symbol at a time, reading zeros past the end (the encoder pads with zeros).
+    while done < count {
+        let w = crate::bits::load_be64(data, pos >> 3) << (pos & 7);
+        let entry = if max_len == 0 { table.primary[0] } else { table.lookup(w) };
+        if entry == 0 {
+            return bad_code();
+        }
+        let length = (entry >> 16) & 0xFF;
+        pos += length as usize;
+        out[done] = if entry & ENTRY_ESCAPE != 0 {
+            let raw = crate::bits::load_be64(data, pos >> 3) << (pos & 7);
+            pos += depth as usize;
+            (raw >> (64 - depth)) as u16
+        } else {
+            entry as u16
+        };
+        done += 1;
+        if pos > total_bits {
             return corrupt("Huffman stream is truncated");
         }
+    }
+    if pos > total_bits {
+        return corrupt("Huffman stream is truncated");
     }
     Ok(out)
 }
