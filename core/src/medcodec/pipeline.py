@@ -196,6 +196,9 @@ def _encode_and_verify(
         old_sop_instance_uid=old_uid, new_sop_instance_uid=old_uid, rule=choice.rule, options=options,
     )
     if original is not None:
+        from medcodec.policy import with_thresholds
+
+        request = with_thresholds(request, spec)  # a lossy profile's PSNR/SSIM/max-error floor
         _verify(ds, spec, original, report, promised_max_error(options, request), request)
     if report.lossy:
         new_uid = generate_uid()
@@ -237,6 +240,10 @@ def _verify(
     if request.min_psnr is not None and result.psnr is not None and result.psnr < request.min_psnr:
         raise VerificationError(spec.name, spec.transfer_syntax,
                                 f"PSNR {result.psnr:.2f} dB is below the required {request.min_psnr:g} dB",
+                                request.source)
+    if request.min_ssim is not None and result.ssim is not None and result.ssim < request.min_ssim:
+        raise VerificationError(spec.name, spec.transfer_syntax,
+                                f"SSIM {result.ssim:.4f} is below the required {request.min_ssim:g}",
                                 request.source)
 
 

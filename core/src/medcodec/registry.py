@@ -123,6 +123,7 @@ class CompressionRequest:
     :param allow_lossy_recompression: permit a lossy encode of data that is already lossy.
     :param max_abs_error: a lossy result is rejected if any sample differs by more than this.
     :param min_psnr: a lossy result is rejected if its PSNR (dB, peak = the image's dynamic range) is lower.
+    :param min_ssim: a lossy result is rejected if its (8x8 block) SSIM is lower.
     :param source: a file name or instance label used in error messages.
     """
 
@@ -134,6 +135,7 @@ class CompressionRequest:
     allow_lossy_recompression: bool = False
     max_abs_error: float | None = None
     min_psnr: float | None = None
+    min_ssim: float | None = None
     source: str | None = None
 
 
