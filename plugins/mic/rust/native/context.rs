@@ -1,0 +1,148 @@
+//! Contexts from the row above only. A pixel's activity is s = 2 z_N + z_NW + z_NE, where z are the
+//! zigzagged residuals of the previous row; s falls into one of 32 half-octave buckets, and the
+//! first row of a strip (no row above) has a bucket of its own. The encoder merges adjacent
+//! buckets into at most `MAX_GROUPS` groups, each with its own tANS table.
+//!
+//! Nothing here looks at the current row, so a whole row's contexts are computed before that row
+//! is decoded (a vectorisable pass): putting the left residual in the context would make every
+//! pixel wait for the previous one and, per the design note's measurements, halve decode speed.
+
+use super::tans;
+use super::token::TOKENS;
+
+/// Half-octave activity buckets 0..=31, plus bucket 32 for the first row of a strip.
+pub const BUCKETS: usize = 33;
+pub const FIRST_ROW_BUCKET: u8 = 32;
+pub const MAX_GROUPS: usize = 16;
+
+/// Half-octave bucket of an activity value: 0, 1, then two buckets per power of two, capped at 31.
+#[inline(always)]
+pub fn bucket(s: u32) -> u8 {
+    if s < 2 {
+        return s as u8;
+    }
+    let high = 31 - s.leading_zeros();
+    (2 * high + ((s >> (high - 1)) & 1)).min(31) as u8
+}
+
+/// Groups of the pixels of one row from the residuals `above` of the previous row.
+#[inline]
+pub fn row_groups(above: &[u16], map: &[u8; BUCKETS], out: &mut [u8]) {
+    let w = above.len();
+    debug_assert_eq!(out.len(), w);
+    if w == 1 {
+        out[0] = map[bucket(4 * above[0] as u32) as usize];
+        return;
+    }
+    out[0] = map[bucket(3 * above[0] as u32 + above[1] as u32) as usize];
+    for x in 1..w - 1 {
+        let s = 2 * above[x] as u32 + above[x - 1] as u32 + above[x + 1] as u32;
+        out[x] = map[bucket(s) as usize];
+    }
+    out[w - 1] = map[bucket(3 * above[w - 1] as u32 + above[w - 2] as u32) as usize];
+}
+
+/// Estimated size in bits of coding `hist` with its own table: entropy plus the table description.
+fn group_cost(hist: &[u32; TOKENS]) -> f64 {
+    let total: u64 = hist.iter().map(|&c| c as u64).sum();
+    if total == 0 {
+        return 0.0;
+    }
+    let t = total as f64;
+    let mut bits = 0.0;
+    let mut used = 0;
+    let mut last = 0;
+    for (i, &c) in hist.iter().enumerate() {
+        if c > 0 {
+            bits += c as f64 * (t / c as f64).log2();
+            used += 1;
+            last = i;
+        }
+    }
+    // Header: each coded frequency costs about 2 log2(f) + 1 bits (Elias gamma), zeros 1 bit.
+    let mut header = 6.0 + (last + 1 - used) as f64;
+    for &c in hist.iter().filter(|&&c| c > 0) {
+        let f = (c as f64 * tans::L as f64 / t).max(1.0);
+        header += 2.0 * (f + 1.0).log2().floor() + 1.0;
+    }
+    bits + header
+}
+
+/// Merges adjacent buckets greedily while that saves bits (and until at most MAX_GROUPS remain).
+/// Returns the bucket -> group map and each group's token histogram.
+pub fn merge(hists: &[[u32; TOKENS]; BUCKETS]) -> ([u8; BUCKETS], Vec<[u32; TOKENS]>) {
+    // Start from the non-empty buckets, in bucket order; each run of buckets is one group.
+    let mut groups: Vec<(Vec<usize>, [u32; TOKENS], f64)> = Vec::new();
+    for (b, h) in hists.iter().enumerate() {
+        if h.iter().any(|&c| c > 0) {
+            groups.push((vec![b], *h, group_cost(h)));
+        }
+    }
+    if groups.is_empty() {
+        let mut h = [0u32; TOKENS];
+        h[0] = 1;
+        return ([0; BUCKETS], vec![h]);
+    }
+    loop {
+        let mut best: Option<(f64, usize, [u32; TOKENS], f64)> = None;
+        for i in 0..groups.len().saturating_sub(1) {
+            let mut h = groups[i].1;
+            for (t, c) in h.iter_mut().zip(groups[i + 1].1.iter()) {
+                *t += c;
+            }
+            let cost = group_cost(&h);
+            let delta = cost - groups[i].2 - groups[i + 1].2;
+            if best.as_ref().map_or(true, |b| delta < b.0) {
+                best = Some((delta, i, h, cost));
+            }
+        }
+        match best {
+            Some((delta, i, h, cost)) if delta < 0.0 || groups.len() > MAX_GROUPS => {
+                let next = groups.remove(i + 1);
+                groups[i].0.extend(next.0);
+                groups[i].1 = h;
+                groups[i].2 = cost;
+            }
+            _ => break,
+        }
+    }
+    // Empty buckets join the group of the nearest used bucket below (or the first group).
+    let mut map = [0u8; BUCKETS];
+    let mut current = 0u8;
+    for b in 0..BUCKETS {
+        if let Some(g) = groups.iter().position(|g| g.0.contains(&b)) {
+            current = g as u8;
+        }
+        map[b] = current;
+    }
+    (map, groups.into_iter().map(|g| g.1).collect())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn buckets_are_monotone_half_octaves() {
+        let mut last = 0;
+        for s in 0..1u32 << 19 {
+            let b = bucket(s);
+            assert!(b >= last && b <= 31);
+            last = b;
+        }
+        assert_eq!((bucket(0), bucket(1), bucket(2), bucket(3), bucket(4), bucket(6)), (0, 1, 2, 3, 4, 5));
+    }
+
+    #[test]
+    fn merge_keeps_distinct_distributions_apart() {
+        let mut hists = [[0u32; TOKENS]; BUCKETS];
+        hists[0][0] = 100_000; // flat region: almost always zero
+        hists[1][0] = 100_000;
+        hists[20][10] = 50_000; // busy region
+        hists[20][12] = 50_000;
+        let (map, groups) = merge(&hists);
+        assert_eq!(map[0], map[1]);
+        assert_ne!(map[0], map[20]);
+        assert_eq!(groups.len(), 2);
+    }
+}
