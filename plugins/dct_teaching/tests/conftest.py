@@ -53,6 +53,6 @@ def full_range_signed(shared_dir: Path) -> pydicom.Dataset:
 
 
 @pytest.fixture(scope="session")
-def mr_volume(shared_dir: Path) -> pydicom.Dataset:
+def nm_volume(shared_dir: Path) -> pydicom.Dataset:
     """A real 13-frame 64×64 NM volume (unsigned 16-bit)."""
     return pydicom.dcmread(shared_dir / "corpus/dcm4che/dcm4che-test-data/src/main/resources/NM-MONO2-16-13x-heart")

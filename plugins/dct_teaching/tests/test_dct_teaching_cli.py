@@ -56,10 +56,10 @@ def test_signed_ct_to_dicom_keeps_metadata_and_is_marked_lossy(tmp_path: Path, s
     assert refused.exit_code == 1 and "cannot hold the negative samples" in refused.output
 
 
-def test_folder_of_slices_round_trips_as_a_volume(tmp_path: Path, mr_volume: pydicom.Dataset) -> None:
+def test_folder_of_slices_round_trips_as_a_volume(tmp_path: Path, nm_volume: pydicom.Dataset) -> None:
     folder = tmp_path / "slices"
     folder.mkdir()
-    frames = mr_volume.pixel_array
+    frames = nm_volume.pixel_array
     for index in (2, 0, 1):  # written out of order: the encoder sorts by name
         Image.fromarray(frames[index]).save(folder / f"slice_{index}.png")
     stream = tmp_path / "vol.mmpc"

@@ -99,8 +99,8 @@ def test_bits_stored_bounds_the_v2_clip(shared_dir: Path) -> None:
     assert np.abs(decoded.pixels.astype(np.int64) - pixels).max() <= max_pixel_error(60)
 
 
-def test_volume_is_one_stream_per_slice(mr_volume: pydicom.Dataset) -> None:
-    volume = mr_volume.pixel_array
+def test_volume_is_one_stream_per_slice(nm_volume: pydicom.Dataset) -> None:
+    volume = nm_volume.pixel_array
     data = codec.encode_volume(volume, 10)
     decoded = codec.decode_all(data)
     assert len(decoded) == volume.shape[0] == 13

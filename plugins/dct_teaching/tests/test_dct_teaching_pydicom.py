@@ -43,8 +43,8 @@ def test_medcodec_compress_marks_the_dataset_lossy_with_the_real_ratio(signed_ct
     assert ds.SOPInstanceUID != old_uid
 
 
-def test_one_stream_per_frame_of_a_real_volume(mr_volume: pydicom.Dataset) -> None:
-    ds = copy.deepcopy(mr_volume)
+def test_one_stream_per_frame_of_a_real_volume(nm_volume: pydicom.Dataset) -> None:
+    ds = copy.deepcopy(nm_volume)
     original = ds.pixel_array.copy()
     ds.compress(DCTTeaching, quality=10, profile="improved")
     frames = list(generate_frames(ds.PixelData, number_of_frames=13))

@@ -38,7 +38,7 @@ class Volume:
 
     @property
     def original_bytes(self) -> int:
-        """Uncompressed size of all slices at BitsAllocated (the denominator-free side of a ratio)."""
+        """Uncompressed size of all slices at BitsAllocated: the numerator of a compression ratio."""
         return sum(s.size for s in self.slices) * self.bits_allocated // 8
 
 
