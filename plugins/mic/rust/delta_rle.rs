@@ -47,78 +47,98 @@ pub fn mid_count(header: u16) -> Option<u16> {
 
 /// Run-length encoder with the reference's buffering rules, so the word stream (and therefore the
 /// entropy-coded output) is identical to the reference's.
-struct RleWriter {
+///
+/// The reference keeps a buffer of pending symbols; that buffer is always the most recent input
+/// symbols, so here it is the range `symbols[start..i]` of the delta symbols themselves and literal
+/// runs are copied out in bulk. Symbols are processed in chunks; only the pending range is kept
+/// between chunks, which bounds the extra memory to one chunk plus one maximal run.
+struct RunEncoder {
     out: Vec<u16>,
-    pending: Vec<u16>,
+    symbols: Vec<u16>,
+    /// First symbol not yet processed.
+    next: usize,
+    /// Start of the pending range.
+    start: usize,
     mid: u16,
     in_same_run: bool,
 }
 
-impl RleWriter {
+/// Delta symbols processed per chunk.
+const CHUNK_SYMBOLS: usize = 1 << 16;
+
+impl RunEncoder {
     fn new(header: u16, mid: u16, capacity: usize) -> Self {
         let mut out = Vec::with_capacity(capacity);
         out.push(header);
-        RleWriter { out, pending: Vec::with_capacity(mid as usize + 2), mid, in_same_run: false }
+        RunEncoder {
+            out,
+            symbols: Vec::with_capacity(CHUNK_SYMBOLS + 2 * mid as usize + 64),
+            next: 0,
+            start: 0,
+            mid,
+            in_same_run: false,
+        }
     }
 
-    /// Keeps only the last two pending symbols (they may start the next run).
-    #[inline(always)]
-    fn keep_last_two(&mut self) {
-        let n = self.pending.len();
-        let (a, b) = (self.pending[n - 2], self.pending[n - 1]);
-        self.pending.clear();
-        self.pending.push(a);
-        self.pending.push(b);
-    }
-
-    #[inline(always)]
-    fn push(&mut self, symbol: u16) {
-        let n = self.pending.len();
-        if n < 2 {
-            self.pending.push(symbol);
-            return;
-        }
-        let (older, prev) = (self.pending[n - 2], self.pending[n - 1]);
-        if older == prev && prev == symbol {
-            if !self.in_same_run && n > 2 {
-                // The literals before the run start are flushed; the run keeps its first two symbols.
-                self.out.push(self.mid.wrapping_add((n - 2) as u16));
-                self.out.extend_from_slice(&self.pending[..n - 2]);
-                self.keep_last_two();
+    /// Runs the reference's per-symbol rules over the symbols added since the last call.
+    fn process(&mut self) {
+        let (out, buf, mid) = (&mut self.out, &self.symbols, self.mid);
+        // The reference flushes when its buffer reaches MidCount - 1 symbols (u16 arithmetic).
+        let flush_at = mid.wrapping_sub(1) as usize;
+        let (mut start, mut same) = (self.start, self.in_same_run);
+        for i in self.next..buf.len() {
+            let pending = i - start;
+            if pending < 2 {
+                continue; // the reference just appends
             }
-            self.in_same_run = true;
-        } else {
-            if self.in_same_run && n > 2 {
-                self.out.push(n as u16);
-                self.out.push(self.pending[0]);
-                self.pending.clear();
-            }
-            self.in_same_run = false;
-        }
-        let n = self.pending.len();
-        // Counts must stay below MidCount: flush all but the last two symbols when the buffer fills.
-        if n >= self.mid.wrapping_sub(1) as usize {
-            if self.in_same_run {
-                self.out.push((n - 2) as u16);
-                self.out.push(self.pending[0]);
+            let (older, prev, symbol) = (buf[i - 2], buf[i - 1], buf[i]);
+            if older == prev && prev == symbol {
+                if !same && pending > 2 {
+                    // The literals before the run are flushed; the run keeps its first two symbols.
+                    out.push(mid.wrapping_add((pending - 2) as u16));
+                    out.extend_from_slice(&buf[start..i - 2]);
+                    start = i - 2;
+                }
+                same = true;
             } else {
-                self.out.push(self.mid.wrapping_add((n - 2) as u16));
-                self.out.extend_from_slice(&self.pending[..n - 2]);
+                if same && pending > 2 {
+                    out.push(pending as u16);
+                    out.push(buf[start]);
+                    start = i;
+                }
+                same = false;
             }
-            self.keep_last_two();
+            let pending = i - start;
+            // Counts must stay below MidCount: flush all but the last two when the buffer fills.
+            if pending >= flush_at {
+                if same {
+                    out.push((pending - 2) as u16);
+                    out.push(buf[start]);
+                } else {
+                    out.push(mid.wrapping_add((pending - 2) as u16));
+                    out.extend_from_slice(&buf[start..i - 2]);
+                }
+                start = i - 2;
+            }
         }
-        self.pending.push(symbol);
+        self.in_same_run = same;
+        // Keep only the pending range for the next chunk.
+        let processed = self.symbols.len();
+        self.symbols.drain(..start);
+        self.next = processed - start;
+        self.start = 0;
     }
 
     fn finish(mut self) -> Vec<u16> {
-        let n = self.pending.len();
-        if n > 0 {
+        self.process();
+        let pending = &self.symbols[self.start..];
+        if !pending.is_empty() {
             if self.in_same_run {
-                self.out.push(n as u16);
-                self.out.push(self.pending[0]);
+                self.out.push(pending.len() as u16);
+                self.out.push(pending[0]);
             } else {
-                self.out.push(self.mid.wrapping_add(n as u16));
-                self.out.extend_from_slice(&self.pending);
+                self.out.push(self.mid.wrapping_add(pending.len() as u16));
+                self.out.extend_from_slice(pending);
             }
         }
         self.out
@@ -154,33 +174,39 @@ pub fn encode(pixels: &[u16], width: usize, height: usize, max_value: u16) -> Re
     let params = DeltaParams::from_max(max_value).expect("max_value >= 8 has a depth");
     let (t, d) = (params.threshold as i32, params.delimiter);
     let mid = mid_count(d).expect("delimiter is non-zero");
-    let mut rle = RleWriter::new(d, mid, area + area / 8 + 16);
-    rle.push(max_value);
+    let mut rle = RunEncoder::new(d, mid, area + area / 8 + 16);
+    rle.symbols.push(max_value);
 
-    let mut emit = |pixel: u16, pred: i32, rle: &mut RleWriter| {
+    // One delta symbol, or the escape and the raw pixel when |diff| >= T.
+    #[inline(always)]
+    fn emit(symbols: &mut Vec<u16>, pixel: u16, pred: i32, t: i32, d: u16) {
         let diff = pixel as i32 - pred;
         if diff.abs() >= t {
-            rle.push(d);
-            rle.push(pixel);
+            symbols.push(d);
+            symbols.push(pixel);
         } else {
-            rle.push((t + diff) as u16);
+            symbols.push((t + diff) as u16);
         }
-    };
+    }
     for y in 0..height {
         let row = &pixels[y * width..(y + 1) * width];
+        let symbols = &mut rle.symbols;
         if y == 0 {
             let mut left = 0i32;
             for &p in row {
-                emit(p, left, &mut rle);
+                emit(symbols, p, left, t, d);
                 left = p as i32;
             }
         } else {
             let above = &pixels[(y - 1) * width..y * width];
-            emit(row[0], above[0] as i32, &mut rle);
+            emit(symbols, row[0], above[0] as i32, t, d);
             for x in 1..width {
                 let pred = (row[x - 1] as i32 + above[x] as i32) >> 1;
-                emit(row[x], pred, &mut rle);
+                emit(symbols, row[x], pred, t, d);
             }
+        }
+        if rle.symbols.len() >= CHUNK_SYMBOLS {
+            rle.process();
         }
     }
     Ok(rle.finish())
@@ -287,6 +313,127 @@ pub fn max_words_for(area: usize) -> usize {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+/// The reference's RLE buffering rules, transcribed symbol by symbol: the oracle for `RunEncoder`.
+    struct RleWriter {
+        out: Vec<u16>,
+        pending: Vec<u16>,
+        mid: u16,
+        in_same_run: bool,
+    }
+    
+    impl RleWriter {
+        fn new(header: u16, mid: u16, capacity: usize) -> Self {
+            let mut out = Vec::with_capacity(capacity);
+            out.push(header);
+            RleWriter { out, pending: Vec::with_capacity(mid as usize + 2), mid, in_same_run: false }
+        }
+    
+        /// Keeps only the last two pending symbols (they may start the next run).
+        #[inline(always)]
+        fn keep_last_two(&mut self) {
+            let n = self.pending.len();
+            let (a, b) = (self.pending[n - 2], self.pending[n - 1]);
+            self.pending.clear();
+            self.pending.push(a);
+            self.pending.push(b);
+        }
+    
+        #[inline(always)]
+        fn push(&mut self, symbol: u16) {
+            let n = self.pending.len();
+            if n < 2 {
+                self.pending.push(symbol);
+                return;
+            }
+            let (older, prev) = (self.pending[n - 2], self.pending[n - 1]);
+            if older == prev && prev == symbol {
+                if !self.in_same_run && n > 2 {
+                    // The literals before the run start are flushed; the run keeps its first two symbols.
+                    self.out.push(self.mid.wrapping_add((n - 2) as u16));
+                    self.out.extend_from_slice(&self.pending[..n - 2]);
+                    self.keep_last_two();
+                }
+                self.in_same_run = true;
+            } else {
+                if self.in_same_run && n > 2 {
+                    self.out.push(n as u16);
+                    self.out.push(self.pending[0]);
+                    self.pending.clear();
+                }
+                self.in_same_run = false;
+            }
+            let n = self.pending.len();
+            // Counts must stay below MidCount: flush all but the last two symbols when the buffer fills.
+            if n >= self.mid.wrapping_sub(1) as usize {
+                if self.in_same_run {
+                    self.out.push((n - 2) as u16);
+                    self.out.push(self.pending[0]);
+                } else {
+                    self.out.push(self.mid.wrapping_add((n - 2) as u16));
+                    self.out.extend_from_slice(&self.pending[..n - 2]);
+                }
+                self.keep_last_two();
+            }
+            self.pending.push(symbol);
+        }
+    
+        fn finish(mut self) -> Vec<u16> {
+            let n = self.pending.len();
+            if n > 0 {
+                if self.in_same_run {
+                    self.out.push(n as u16);
+                    self.out.push(self.pending[0]);
+                } else {
+                    self.out.push(self.mid.wrapping_add(n as u16));
+                    self.out.extend_from_slice(&self.pending);
+                }
+            }
+            self.out
+        }
+    }
+
+    fn random_symbols(seed: u64, n: usize, alphabet: u16, run_bias: u64) -> Vec<u16> {
+        let mut x = seed;
+        let mut next = || {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            x
+        };
+        let mut out = Vec::with_capacity(n);
+        while out.len() < n {
+            let r = next();
+            let v = (r % alphabet as u64) as u16;
+            let repeat = if r % 100 < run_bias { 1 + (next() % 200) as usize } else { 1 };
+            out.extend(std::iter::repeat(v).take(repeat.min(n - out.len())));
+        }
+        out
+    }
+
+    #[test]
+    fn run_encoder_matches_the_reference_rules() {
+        for (seed, mid) in [(1u64, 7u16), (2, 15), (3, 127), (4, 1023), (5, 32767), (6, 7), (7, 31)] {
+            for bias in [0u64, 10, 50, 90] {
+                let symbols = random_symbols(seed * 131 + bias, 20_000, 9, bias);
+                let header = ((mid as u32) * 2 + 1) as u16;
+                let mut oracle = RleWriter::new(header, mid, 0);
+                for &s in &symbols {
+                    oracle.push(s);
+                }
+                let expected = oracle.finish();
+                // Feed the fast encoder in uneven chunks to cover chunk boundaries.
+                let mut fast = RunEncoder::new(header, mid, 0);
+                for (k, chunk) in symbols.chunks(777 + (seed as usize) * 97).enumerate() {
+                    fast.symbols.extend_from_slice(chunk);
+                    if k % 3 != 2 {
+                        fast.process();
+                    }
+                }
+                assert_eq!(fast.finish(), expected, "seed {seed} mid {mid} bias {bias}");
+            }
+        }
+    }
 
     #[test]
     fn round_trip_small_images() {
