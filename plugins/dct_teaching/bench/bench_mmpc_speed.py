@@ -20,7 +20,6 @@ from pathlib import Path
 
 import numpy as np
 import pydicom
-
 from medcodec.testing import shared_dir
 from medcodec_plugin_dct_teaching import codec
 from medcodec_plugin_dct_teaching.bitstream import Header

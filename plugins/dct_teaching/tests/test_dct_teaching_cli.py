@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 import csv
 from collections.abc import Sequence
 from pathlib import Path
@@ -129,3 +130,26 @@ def test_rd_rejects_bad_arguments(tmp_path: Path) -> None:
     for extra in bad:
         result = CliRunner().invoke(cli, ["mmpc", "rd", str(CT_SMALL), "--out", str(tmp_path), *extra])
         assert result.exit_code == 2
+
+
+def test_folder_of_dicom_slices_decodes_to_one_file_per_source(tmp_path: Path, nm_volume: pydicom.Dataset) -> None:
+    folder = tmp_path / "series"
+    folder.mkdir()
+    frames = nm_volume.pixel_array
+    for index in range(3):
+        ds = copy.deepcopy(nm_volume)
+        del ds.NumberOfFrames
+        ds.set_pixel_data(frames[index], "MONOCHROME2", 16, generate_instance_uid=True)
+        ds.InstanceNumber = 3 - index  # the file order is the reverse of the slice order
+        ds.save_as(folder / f"f{index}.dcm", enforce_file_format=True)
+    stream = tmp_path / "series.mmpc"
+    assert run("encode", folder, stream, "-q", 10).exit_code == 0
+    out = tmp_path / "decoded"
+    result = run("decode", stream, out, "--source", folder)
+    assert result.exit_code == 0, result.output
+    decoded = [pydicom.dcmread(p) for p in sorted(out.iterdir())]
+    sources = sorted((pydicom.dcmread(p) for p in folder.iterdir()), key=lambda d: d.InstanceNumber)
+    assert [d.InstanceNumber for d in decoded] == [1, 2, 3]
+    for got, source in zip(decoded, sources):
+        assert got.SOPInstanceUID != source.SOPInstanceUID and got.LossyImageCompression == "01"
+        assert np.abs(got.pixel_array.astype(np.int64) - source.pixel_array).max() <= max_pixel_error(10)
