@@ -1,0 +1,178 @@
+"""pydicom 3 plugin module for the three HTJ2K transfer syntaxes: ``encode_frame`` and ``decode_frame``.
+
+The medcodec core wires this module as ``medcodec.htj2k*`` into pydicom's Encoder and Decoder for .201, .202
+and .203 -- the decoder ahead of pydicom's own ``pylibjpeg`` (OpenJPEG) plugin, which stays as the fallback.
+numpy and imagecodecs are imported on first use only.
+
+Photometric Interpretation follows pydicom's rule for JPEG 2000: it is the value *after* encoding. RGB or
+YBR_FULL samples are coded as they are; YBR_RCT asks for the reversible colour transform (lossless), YBR_ICT
+for the irreversible one (.203 with a lossy target only). The decoder undoes either and reports RGB.
+"""
+
+from __future__ import annotations
+
+from importlib.util import find_spec
+from typing import TYPE_CHECKING, Any
+
+from medcodec.errors import DecodeError, EncodeError
+
+from medcodec_plugin_htj2k.plugin import HTJ2K, SPECS, HTJ2KLosslessRPCL
+
+if TYPE_CHECKING:
+    import numpy as np
+    from pydicom.pixels.decoders.base import DecodeRunner
+    from pydicom.pixels.encoders.base import EncodeRunner
+
+    from medcodec_plugin_htj2k.codec import EncodeSettings, LossyTarget
+
+_NAMES = {spec.transfer_syntax: spec.name for spec in SPECS}
+DECODER_DEPENDENCIES = {uid: ("numpy", "imagecodecs") for uid in _NAMES}
+ENCODER_DEPENDENCIES = {uid: ("numpy", "imagecodecs") for uid in _NAMES}
+
+#: Lossy option -> LossyTarget field; only .203 accepts them.
+TARGET_OPTIONS = {"htj2k_max_error": "max_error", "htj2k_psnr": "psnr", "htj2k_ratio": "ratio"}
+LOSSY_OPTIONS = (*TARGET_OPTIONS, "htj2k_qstep")
+
+
+def is_available(uid: str) -> bool:
+    return uid in _NAMES and find_spec("numpy") is not None and find_spec("imagecodecs") is not None
+
+
+# --- encoding ---------------------------------------------------------------------------------------------
+
+def encode_frame(src: bytes, runner: EncodeRunner) -> bytes:
+    """One frame (little endian, 1 byte/sample for BitsStored <= 8, else 2) -> one HTJ2K codestream."""
+    from medcodec_plugin_htj2k import codec
+
+    uid = str(runner.transfer_syntax)
+    name = _NAMES[uid]
+    try:
+        arr = frame_array(src, runner)
+        settings, target, qstep = encode_plan(uid, runner, arr)
+        if target is not None:
+            native = runner.rows * runner.columns * runner.samples_per_pixel * (runner.bits_allocated // 8)
+            return codec.encode_to_target(arr, target, native_bytes=native, base=settings).stream
+        if qstep is not None:
+            settings = codec.EncodeSettings(reversible=False, colour_transform=settings.colour_transform,
+                                            decompositions=settings.decompositions, tlm=settings.tlm,
+                                            qstep=codec.qstep_for(qstep, arr.dtype))
+        return codec.encode(arr, settings)
+    except codec.Htj2kCodecError as exc:
+        raise EncodeError(name, uid, str(exc)) from exc
+
+
+def frame_array(src: bytes, runner: Any) -> np.ndarray:
+    """The frame as (rows, columns[, samples]) in the container OpenJPH will declare, values in range."""
+    import numpy as np
+
+    from medcodec.adapters.frames import samples as sample_values
+    from medcodec_plugin_htj2k import codec
+
+    bits, signed = int(runner.bits_stored), int(runner.pixel_representation) == 1
+    dtype = codec.container_dtype(bits, signed)
+    rows, columns, spp = int(runner.rows), int(runner.columns), int(runner.samples_per_pixel)
+    expected = rows * columns * spp * dtype.itemsize
+    if len(src) != expected:
+        raise codec.Htj2kCodecError(f"frame has {len(src)} bytes, expected {expected} "
+                                    f"({rows}x{columns}x{spp} samples of {dtype.itemsize} byte(s))")
+    arr = np.frombuffer(src, dtype=dtype)
+    if bits % 8:  # unused high bits may hold overlays or garbage: keep only the stored value
+        lo, hi = (-(1 << (bits - 1)), (1 << (bits - 1)) - 1) if signed else (0, (1 << bits) - 1)
+        if arr.size and (int(arr.max()) > hi or int(arr.min()) < lo):
+            arr = sample_values(src, bits, signed).astype(dtype)
+    if spp == 1:
+        return arr.reshape(rows, columns)
+    if int(getattr(runner, "planar_configuration", 0) or 0):
+        return np.ascontiguousarray(arr.reshape(spp, rows, columns).transpose(1, 2, 0))
+    return arr.reshape(rows, columns, spp)
+
+
+def encode_plan(uid: str, runner: Any, arr: np.ndarray) -> tuple[EncodeSettings, LossyTarget | None, float | None]:
+    """Settings for this syntax and these options, plus the lossy target or fixed step (None: reversible)."""
+    from medcodec_plugin_htj2k import codec, codestream
+
+    options = {key: runner.get_option(key, None) for key in (*LOSSY_OPTIONS, "htj2k_reversible",
+                                                               "htj2k_decompositions")}
+    lossy_given = [key for key in LOSSY_OPTIONS if options[key] is not None]
+    if lossy_given and uid != HTJ2K:
+        raise codec.Htj2kCodecError(
+            f"lossy option(s) {', '.join(lossy_given)} cannot be used with a lossless-only HTJ2K syntax; "
+            f"use HTJ2K ({HTJ2K}) instead")
+    if len(lossy_given) > 1:
+        raise codec.Htj2kCodecError(f"give only one of {', '.join(LOSSY_OPTIONS)}, got {', '.join(lossy_given)}")
+    if lossy_given and options["htj2k_reversible"]:
+        raise codec.Htj2kCodecError(f"htj2k_reversible=True contradicts {lossy_given[0]}")
+    lossy = bool(lossy_given)
+
+    photometric = str(runner.photometric_interpretation)
+    colour_transform = arr.ndim == 3 and photometric in ("YBR_RCT", "YBR_ICT")
+    if photometric == "YBR_RCT" and lossy:
+        raise codec.Htj2kCodecError("YBR_RCT declares the reversible colour transform, which a lossy encode "
+                                    "cannot use; set Photometric Interpretation to YBR_ICT or RGB")
+    if photometric == "YBR_ICT" and not lossy:
+        raise codec.Htj2kCodecError("YBR_ICT declares the irreversible colour transform: give a lossy target "
+                                    f"({', '.join(LOSSY_OPTIONS)}) with HTJ2K ({HTJ2K}), or use YBR_RCT or RGB")
+
+    decompositions = options["htj2k_decompositions"]
+    rows, columns = arr.shape[:2]
+    if uid == HTJ2KLosslessRPCL and decompositions is not None:
+        lowest = -(-max(rows, columns) // (1 << int(decompositions)))
+        if lowest > codestream.RPCL_MAX_LOWEST_RESOLUTION:
+            raise codec.Htj2kCodecError(
+                f"htj2k_decompositions={decompositions} leaves a {lowest}-pixel lowest resolution for a "
+                f"{columns}x{rows} frame; HTJ2K Lossless RPCL allows at most "
+                f"{codestream.RPCL_MAX_LOWEST_RESOLUTION} (use at least {codec.decompositions_for(rows, columns)})")
+    settings = codec.EncodeSettings(
+        reversible=not lossy, colour_transform=colour_transform,
+        decompositions=None if decompositions is None else int(decompositions),
+        tlm=uid == HTJ2KLosslessRPCL)
+    target = None
+    if lossy and options["htj2k_qstep"] is None:
+        key = lossy_given[0]
+        target = codec.LossyTarget(**{TARGET_OPTIONS[key]: float(options[key])})
+    qstep = None if options["htj2k_qstep"] is None else float(options["htj2k_qstep"])
+    return settings, target, qstep
+
+
+# --- decoding ---------------------------------------------------------------------------------------------
+
+def decode_frame(src: bytes, runner: DecodeRunner) -> bytearray:
+    """One HTJ2K (or JPEG 2000) codestream -> the frame's bytes, decoded by OpenJPH."""
+    from medcodec_plugin_htj2k import codec, codestream
+
+    uid = str(runner.transfer_syntax)
+    name = _NAMES.get(uid, "htj2k")
+    try:
+        info = codestream.parse(src)
+        codestream.check_complete(src, info)
+        buffer, _ = decode_into_buffer(src, info)
+    except (codec.Htj2kCodecError, codestream.CodestreamError) as exc:
+        raise DecodeError(name, uid, str(exc)) from exc
+    precision = max(c.precision for c in info.components)
+    runner.set_option("bits_allocated", 8 if precision <= 8 else 16 if precision <= 16 else 32)
+    if len(info.components) > 1:
+        runner.set_option("planar_configuration", 0)
+        if runner.photometric_interpretation in ("YBR_RCT", "YBR_ICT"):
+            runner.set_option("photometric_interpretation", "RGB")  # OpenJPH undid the transform
+    return buffer
+
+
+def decode_into_buffer(src: bytes | bytearray, info: Any) -> tuple[bytearray, np.ndarray]:
+    """Decode straight into a bytearray (what pydicom wants back), without an extra copy of the frame."""
+    import numpy as np
+
+    from medcodec_plugin_htj2k import codec
+
+    first = info.components[0]
+    if any(c.dx != 1 or c.dy != 1 for c in info.components):
+        raise codec.Htj2kCodecError("sub-sampled components are not supported")
+    precision = max(c.precision for c in info.components)
+    itemsize = 1 if precision <= 8 else 2 if precision <= 16 else 4
+    dtype = np.dtype(f"{'i' if first.signed else 'u'}{itemsize}")
+    shape: tuple[int, ...] = (info.height, info.width)
+    if len(info.components) > 1:
+        shape = (*shape, len(info.components))
+    buffer = bytearray(int(np.prod(shape)) * itemsize)
+    out = np.frombuffer(buffer, dtype=dtype).reshape(shape)
+    codec.decode(src, out=out)
+    return buffer, out

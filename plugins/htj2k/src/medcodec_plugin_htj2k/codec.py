@@ -1,0 +1,225 @@
+"""HTJ2K frames <-> numpy arrays with OpenJPH (through imagecodecs); no pydicom here.
+
+imagecodecs writes the SIZ precision from the array's item size, so samples travel in 8-bit (BitsStored <= 8)
+or 16-bit containers and the codestream declares that precision. OpenJPH's irreversible quantisation step
+is relative to that declared precision, not to BitsStored: :func:`qstep_for` converts a step in stored units.
+OpenJPH has no rate control and no error bound, so the lossy targets (maximum error, PSNR, ratio) are met by
+a bisection on the quantisation step, each candidate checked by decoding it (:func:`encode_to_target`).
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import numpy as np
+
+from medcodec_plugin_htj2k import codestream
+
+MIN_DECOMPOSITIONS = 5
+"""OpenJPH's default; fewer levels compress worse on medical images."""
+MAX_DECOMPOSITIONS = 32
+"""ISO/IEC 15444-1 limit on decomposition levels."""
+MIN_QSTEP = 1e-5
+"""imagecodecs treats smaller quantisation steps as 0, i.e. as a request for the reversible path."""
+SEARCH_STEPS = 12
+"""Bisection rounds on log2(step); ~12 halves a 2**16 bracket to a few percent."""
+
+
+class Htj2kCodecError(ValueError):
+    """Invalid input or a codestream OpenJPH cannot handle; the adapter turns it into medcodec errors."""
+
+
+def container_dtype(bits_stored: int, signed: bool) -> np.dtype[np.integer]:
+    """The little-endian integer type that carries BitsStored-bit samples (the SIZ precision written)."""
+    if not 1 <= bits_stored <= 16:
+        raise Htj2kCodecError(f"BitsStored {bits_stored} is outside 1-16")
+    if bits_stored <= 8:
+        return np.dtype(np.int8 if signed else np.uint8)
+    return np.dtype("<i2" if signed else "<u2")
+
+
+def decompositions_for(rows: int, columns: int, lowest: int = codestream.RPCL_MAX_LOWEST_RESOLUTION) -> int:
+    """Wavelet levels: at least :data:`MIN_DECOMPOSITIONS`, and enough that no side of the lowest resolution
+    exceeds ``lowest`` pixels (the DICOM rule for HTJ2K Lossless RPCL)."""
+    levels = max(0, math.ceil(math.log2(max(rows, columns, 1) / lowest)))
+    return min(max(levels, MIN_DECOMPOSITIONS), MAX_DECOMPOSITIONS)
+
+
+def qstep_for(step: float, dtype: np.dtype[np.integer]) -> float:
+    """OpenJPH's relative quantisation step for an absolute ``step`` in stored units."""
+    return step / float(1 << (8 * dtype.itemsize))
+
+
+@dataclass(frozen=True)
+class EncodeSettings:
+    """How one frame is coded. ``qstep`` is OpenJPH's relative step; None with ``reversible`` False uses
+    OpenJPH's default step."""
+
+    reversible: bool = True
+    colour_transform: bool = False
+    decompositions: int | None = None
+    tlm: bool = False
+    qstep: float | None = None
+
+
+def encode(arr: np.ndarray, settings: EncodeSettings) -> bytes:
+    """One HTJ2K codestream for a (rows, columns) or (rows, columns, samples) integer array."""
+    import imagecodecs
+
+    if arr.ndim not in (2, 3) or (arr.ndim == 3 and arr.shape[2] not in (1, 3)):
+        raise Htj2kCodecError(f"expected (rows, columns[, 3]) samples, got shape {arr.shape}")
+    if arr.dtype.kind not in "iu" or arr.dtype.itemsize > 2:
+        raise Htj2kCodecError(f"expected 8- or 16-bit integer samples, got {arr.dtype}")
+    if settings.colour_transform and (arr.ndim != 3 or arr.shape[2] != 3):
+        raise Htj2kCodecError("a colour transform needs three samples per pixel")
+    rows, columns = arr.shape[:2]
+    levels = settings.decompositions if settings.decompositions is not None else decompositions_for(rows, columns)
+    if not 0 <= levels <= MAX_DECOMPOSITIONS:
+        raise Htj2kCodecError(f"decompositions must be 0-{MAX_DECOMPOSITIONS}, got {levels}")
+    level = None
+    if not settings.reversible and settings.qstep is not None:
+        if settings.qstep < MIN_QSTEP:
+            raise Htj2kCodecError(f"quantisation step {settings.qstep:g} is below OpenJPH's minimum {MIN_QSTEP:g}")
+        level = settings.qstep
+    try:
+        return bytes(imagecodecs.htj2k_encode(
+            arr, level, rgb=settings.colour_transform, planar=False, resolutions=levels,
+            reversible=settings.reversible, tlm=settings.tlm))
+    except Exception as exc:  # imagecodecs raises Htj2kError (RuntimeError) or ValueError
+        raise Htj2kCodecError(f"OpenJPH could not encode the frame: {exc}") from exc
+
+
+def decode(stream: bytes | bytearray, *, reduce: int = 0, out: np.ndarray | None = None) -> np.ndarray:
+    """Decode with OpenJPH; ``reduce`` discards that many resolution levels (each halves both sides) without
+    decoding them. Colour is returned interleaved (rows, columns, samples), colour transform undone."""
+    import imagecodecs
+
+    try:
+        return imagecodecs.htj2k_decode(stream, planar=False, skipres=(reduce, reduce) if reduce else None,
+                                        out=out)
+    except Exception as exc:
+        raise Htj2kCodecError(f"OpenJPH could not decode the codestream: {exc}") from exc
+
+
+def decode_with_openjpeg(stream: bytes | bytearray) -> np.ndarray:
+    """Decode with OpenJPEG (pylibjpeg-openjpeg): the independent implementation used as a fallback and to
+    cross-check our codestreams."""
+    import openjpeg
+
+    try:
+        return openjpeg.decode(bytes(stream), j2k_format=0)
+    except Exception as exc:
+        raise Htj2kCodecError(f"OpenJPEG could not decode the codestream: {exc}") from exc
+
+
+def reduce_for(info: codestream.CodestreamInfo, max_size: int) -> int:
+    """The fewest resolution levels to discard so that no side exceeds ``max_size`` (at most all of them)."""
+    for reduce in range(info.decompositions + 1):
+        if max(info.resolution_size(reduce)) <= max_size:
+            return reduce
+    return info.decompositions
+
+
+def thumbnail(stream: bytes | bytearray, max_size: int = 128) -> np.ndarray:
+    """A small image decoded from the lowest resolution levels only (the others are never decoded)."""
+    if max_size < 1:
+        raise Htj2kCodecError(f"thumbnail size must be at least 1 pixel, got {max_size}")
+    return decode(stream, reduce=reduce_for(codestream.parse(stream), max_size))
+
+
+# --- lossy targets -----------------------------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class LossyTarget:
+    """What a lossy encode must achieve; exactly one field is set."""
+
+    max_error: float | None = None
+    psnr: float | None = None
+    ratio: float | None = None
+
+    def __post_init__(self) -> None:
+        given = [name for name in ("max_error", "psnr", "ratio") if getattr(self, name) is not None]
+        if len(given) != 1:
+            raise Htj2kCodecError(f"give exactly one lossy target (max_error, psnr or ratio), got {given or 'none'}")
+        if self.max_error is not None and self.max_error < 0:
+            raise Htj2kCodecError(f"maximum error must be >= 0, got {self.max_error}")
+        if self.psnr is not None and self.psnr <= 0:
+            raise Htj2kCodecError(f"PSNR target must be > 0 dB, got {self.psnr}")
+        if self.ratio is not None and self.ratio <= 1:
+            raise Htj2kCodecError(f"compression ratio target must be > 1, got {self.ratio}")
+
+
+@dataclass(frozen=True)
+class TargetResult:
+    stream: bytes
+    reversible: bool
+    step: float | None  # absolute quantisation step in stored units, None when reversible
+
+
+def encode_to_target(arr: np.ndarray, target: LossyTarget, *, native_bytes: int,
+                     base: EncodeSettings = EncodeSettings()) -> TargetResult:
+    """The most compressed (largest step) irreversible encode that meets ``target``.
+
+    When even the finest step misses a quality target, the frame is coded reversibly: lossless meets every
+    quality target. A ratio target that the coarsest step still misses raises :class:`Htj2kCodecError`.
+    """
+    from medcodec.verify import psnr as psnr_of
+
+    if target.max_error == 0:
+        return _reversible(arr, base)
+    dtype = arr.dtype
+    peak = float(1 << (8 * dtype.itemsize))
+    lo_step, hi_step = MIN_QSTEP * peak, peak  # absolute steps bracketing every useful quantiser
+    original = arr.astype(np.int64)
+
+    def meets(step: float) -> tuple[bool, bytes]:
+        stream = encode(arr, _lossy(base, qstep_for(step, dtype)))
+        if target.ratio is not None:
+            return native_bytes / len(stream) >= target.ratio, stream
+        decoded = decode(stream).astype(np.int64).reshape(original.shape)
+        if target.max_error is not None:
+            return int(np.abs(decoded - original).max(initial=0)) <= target.max_error, stream
+        return psnr_of(original, decoded) >= float(target.psnr), stream  # type: ignore[arg-type]
+
+    if target.ratio is not None:
+        # Best quality first: a reversible stream that already reaches the ratio loses nothing.
+        lossless = _reversible(arr, base)
+        if native_bytes / len(lossless.stream) >= target.ratio:
+            return lossless
+        ok, stream = meets(hi_step)
+        if not ok:
+            raise Htj2kCodecError(f"compression ratio {target.ratio:g} is out of reach for this frame")
+        step, stream = _bisect(meets, good=hi_step, bad=lo_step, stream=stream)
+        return TargetResult(stream, False, step)
+    ok, stream = meets(lo_step)
+    if not ok:
+        return _reversible(arr, base)
+    step, stream = _bisect(meets, good=lo_step, bad=hi_step, stream=stream)
+    return TargetResult(stream, False, step)
+
+
+def _bisect(meets: Callable[[float], tuple[bool, bytes]], *, good: float, bad: float,
+            stream: bytes) -> tuple[float, bytes]:
+    """Geometric bisection between a step that meets the target and one that does not; returns the
+    step closest to the boundary on the good side, with its stream."""
+    for _ in range(SEARCH_STEPS):
+        mid = math.sqrt(good * bad)
+        ok, candidate = meets(mid)
+        if ok:
+            good, stream = mid, candidate
+        else:
+            bad = mid
+    return good, stream
+
+
+def _lossy(base: EncodeSettings, qstep: float) -> EncodeSettings:
+    return EncodeSettings(reversible=False, colour_transform=base.colour_transform,
+                          decompositions=base.decompositions, tlm=base.tlm, qstep=qstep)
+
+
+def _reversible(arr: np.ndarray, base: EncodeSettings) -> TargetResult:
+    settings = EncodeSettings(reversible=True, colour_transform=base.colour_transform,
+                              decompositions=base.decompositions, tlm=base.tlm)
+    return TargetResult(encode(arr, settings), True, None)
