@@ -7,6 +7,7 @@ pub mod delta_rle;
 pub mod error;
 pub mod fse;
 pub mod huffman;
+pub mod native;
 pub mod stream;
 
 #[cfg(feature = "python")]
@@ -99,6 +100,7 @@ mod python {
         m.add_function(wrap_pyfunction!(delta_rle_words, m)?)?;
         m.add_function(wrap_pyfunction!(encode_words, m)?)?;
         m.add_function(wrap_pyfunction!(decode_words, m)?)?;
+        crate::native::python::register(m)?;
         Ok(())
     }
 }
