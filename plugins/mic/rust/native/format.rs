@@ -25,7 +25,7 @@ pub const FLAG_SIGNED: u8 = 1;
 pub const FLAG_PACKED: u8 = 2;
 pub const FLAG_EIGHT_BIT: u8 = 4;
 /// Largest frame a decoder accepts (pixels), so a forged header cannot request absurd memory.
-pub const MAX_PIXELS: u64 = 1 << 30;
+pub const MAX_PIXELS: u64 = 1 << 28;
 
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct FrameHeader {
