@@ -12,6 +12,7 @@ import pydicom
 import pytest
 from click.testing import CliRunner, Result
 from medcodec.cli import cli
+from medcodec.testing import make_dataset
 from medcodec_plugin_dct_teaching.quantise import max_pixel_error
 from PIL import Image
 from pydicom.data import get_testdata_file
@@ -97,6 +98,13 @@ def test_encode_refuses_what_it_cannot_code(tmp_path: Path) -> None:
     Image.fromarray(np.zeros((8, 8, 3), dtype=np.uint8)).save(rgb)
     result = run("encode", rgb, tmp_path / "x.mmpc")
     assert result.exit_code == 1 and "greyscale" in result.output
+    deep = tmp_path / "deep.dcm"
+    ds = make_dataset(8, 8, bits_stored=16)
+    ds.BitsAllocated, ds.BitsStored, ds.HighBit = 32, 32, 31  # a 32-bit DICOM image
+    ds.PixelData = np.full((8, 8), 70000, dtype="<u4").tobytes()
+    ds.save_as(deep, enforce_file_format=True)
+    refused = run("encode", deep, tmp_path / "z.mmpc")
+    assert refused.exit_code == 1 and "unsupported bit depth" in refused.output and str(deep) in refused.output
     forced = run("encode", get_testdata_file("MR_small.dcm"), tmp_path / "y.mmpc", "-q", 1, "--version", 1)
     assert forced.exit_code == 0  # MR_small's DCs fit int16 even at step 1
 
