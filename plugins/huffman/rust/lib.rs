@@ -39,10 +39,15 @@ fn encode<'py>(py: Python<'py>, data: &[u8], limit: usize) -> PyResult<Option<Bo
     Ok(Some(payload))
 }
 
-/// Decode a payload produced by `encode` back into exactly `size` bytes. Raises `ValueError` on any
-/// inconsistency (bad table, invalid codeword, truncation, trailing data, impossible size).
+/// Decode the payload that starts at `offset` in `buffer` (a payload produced by `encode`, running to
+/// the end of `buffer`) back into exactly `size` bytes. The offset spares the caller a copy of the
+/// payload out of the packed file. Raises `ValueError` on any inconsistency (bad table, invalid
+/// codeword, truncation, trailing data, impossible size).
 #[pyfunction]
-fn decode<'py>(py: Python<'py>, payload: &[u8], size: u64) -> PyResult<Bound<'py, PyBytes>> {
+fn decode<'py>(py: Python<'py>, buffer: &[u8], offset: usize, size: u64) -> PyResult<Bound<'py, PyBytes>> {
+    let payload = buffer.get(offset..).ok_or_else(|| {
+        PyValueError::new_err(format!("offset {offset} is beyond the {}-byte buffer", buffer.len()))
+    })?;
     let lengths = code::read_lengths(payload).map_err(to_py)?;
     let bitstream = &payload[LENGTH_TABLE_BYTES..];
     let table = decoder::DecodeTable::new(&lengths);
