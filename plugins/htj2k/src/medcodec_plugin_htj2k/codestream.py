@@ -105,16 +105,19 @@ def parse(buf: bytes | bytearray | memoryview) -> CodestreamInfo:
     pos, markers = 2, ["SOC"]
     fields: dict[str, object] = {"pcap": None, "ccap": (), "has_tlm": False}
     while True:
-        if pos + 4 > len(data):
+        if pos + 2 > len(data):
             raise CodestreamError(f"main header truncated at byte {pos} (no SOT marker found)")
-        marker, length = _u16(data, pos), _u16(data, pos + 2)
+        marker = _u16(data, pos)
         if marker >> 8 != 0xFF:
             raise CodestreamError(f"expected a marker at byte {pos}, found 0x{marker:04X}")
         name = MARKER_NAMES.get(marker, f"0x{marker:04X}")
+        if len(markers) == 1 and marker != SIZ:
+            raise CodestreamError(f"the SIZ marker segment must follow SOC, found {name}")
         markers.append(name)
         if marker in (SOT, EOC):
             fields["header_length"] = pos
             break
+        length = _u16(data, pos + 2) if pos + 4 <= len(data) else 0
         body = data[pos + 4: pos + 2 + length]
         if length < 2 or len(body) != length - 2:
             raise CodestreamError(f"{name} marker segment at byte {pos} is truncated")
@@ -131,8 +134,6 @@ def parse(buf: bytes | bytearray | memoryview) -> CodestreamInfo:
         elif marker == TLM:
             fields["has_tlm"] = True
         pos += 2 + length
-    if markers[1] != "SIZ":
-        raise CodestreamError("the SIZ marker segment must follow SOC")
     if "progression" not in fields:
         raise CodestreamError("the main header has no COD marker segment")
     return CodestreamInfo(markers=tuple(markers), **fields)  # type: ignore[arg-type]
