@@ -94,6 +94,8 @@ def decode(input_path: Path, output: Path, source: Path | None) -> None:
             datasets = build_datasets(decoded, read_volume(source) if source else None)
             if len(datasets) == 1 and suffix == ".dcm":
                 written = [output]
+            elif suffix == ".dcm":
+                raise InputError(f"{output}: the source has {len(datasets)} files, so OUTPUT must be a folder")
             else:
                 output.mkdir(parents=True, exist_ok=True)
                 written = [output / f"slice_{i:04d}.dcm" for i in range(len(datasets))]

@@ -136,6 +136,8 @@ def encode(image: npt.ArrayLike, quality: int, *, bits_allocated: int | None = N
     :param version: ``"auto"`` (v1 when lossless-of-range, else v2), or force 1 or 2. Forcing 1 for an image
         v1 would damage raises :class:`MMPCError` instead of writing a lossy-beyond-quantisation stream.
     """
+    if version not in ("auto", 1, 2):
+        raise MMPCError(f"unknown MMPC version {version!r} (use 'auto', 1 or 2)")
     pixels = np.asarray(image)
     bits_allocated, bits_stored, signed = _sample_format(pixels, bits_allocated, bits_stored, signed)
     step = quality_to_step(quality)
@@ -152,8 +154,6 @@ def encode(image: npt.ArrayLike, quality: int, *, bits_allocated: int | None = N
                             f"(a bright block's DC at step {step})")
     if version == 1 and v1_obstacles:
         raise MMPCError("cannot write MMPC version 1 without losing data: " + "; ".join(v1_obstacles))
-    if version not in ("auto", 1, 2):
-        raise MMPCError(f"unknown MMPC version {version!r} (use 'auto', 1 or 2)")
     chosen = 1 if version == 1 or (version == "auto" and not v1_obstacles) else 2
 
     coefficient_bytes = 2 if layout.fits(levels, 2) else 4
