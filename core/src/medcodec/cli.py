@@ -13,6 +13,15 @@ from medcodec import __version__
 #: Core command modules: (module, attribute, name). Imported lazily so ``medcodec --version`` stays fast.
 CORE_COMMANDS: list[tuple[str, str, str]] = [
     ("medcodec.demo", "demo", "demo"),
+    ("medcodec.commands", "compress", "compress"),
+    ("medcodec.commands", "decompress", "decompress"),
+    ("medcodec.commands", "transcode", "transcode"),
+    ("medcodec.commands", "verify", "verify"),
+    ("medcodec.commands", "info", "info"),
+    ("medcodec.commands", "report", "report"),
+    ("medcodec.commands", "policy", "policy"),
+    ("medcodec.pacs.commands", "gateway", "gateway"),
+    ("medcodec.pacs.commands", "pacs", "pacs"),
 ]
 
 

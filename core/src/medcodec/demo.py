@@ -73,7 +73,7 @@ def run_demo(corpus: Path | None, limit: int) -> dict[str, CodecTally]:
 
     import medcodec
     from medcodec.pipeline import compress
-    from medcodec.policy import image_kind
+    from medcodec.registry import image_kind
 
     medcodec.install()
     tallies: dict[str, CodecTally] = defaultdict(CodecTally)

@@ -18,6 +18,7 @@ import numpy as np
 from medcodec import _plugins
 from medcodec.errors import (
     CodecUnavailableError,
+    EncodeError,
     MedcodecError,
     PolicyRefusedError,
     UnsupportedImageError,
@@ -51,9 +52,12 @@ class _Undo:
         self.saved_meta = {kw: copy.copy(meta[kw]) if meta is not None and kw in meta else None
                            for kw in _TOUCHED_META}
         self.had_meta = meta is not None
+        self.encoding = (ds.original_encoding, ds.original_character_set)
 
     def __call__(self) -> None:
         ds = self.ds
+        (implicit_vr, little_endian), charset = self.encoding
+        ds.set_original_encoding(implicit_vr, little_endian, charset)
         for kw, elem in self.saved.items():
             if elem is None:
                 if kw in ds:
@@ -79,6 +83,15 @@ def uncompressed_size(ds: Dataset) -> int:
     return (pixels * bits + 7) // 8
 
 
+def stored_pixels(ds: Dataset) -> np.ndarray:
+    """The pixel values as stored (no YBR->RGB conversion): what a lossless codec must reproduce exactly."""
+    ds.pixel_array_options(as_rgb=False)
+    try:
+        return ds.pixel_array
+    finally:
+        ds.pixel_array_options()  # back to pydicom's defaults for the caller
+
+
 def _pixel_bytes(ds: Dataset) -> int:
     return len(ds.PixelData)
 
@@ -102,7 +115,7 @@ def choose(ds: Dataset, request: CompressionRequest) -> tuple[CodecSpec, CodecCh
 
 def _check_can_encode(spec: CodecSpec, ds: Dataset, source: str | None) -> None:
     from medcodec import _pydicom
-    from medcodec.policy import image_kind
+    from medcodec.registry import image_kind
 
     problem = spec.supports(**image_kind(ds))
     if problem:
@@ -178,7 +191,9 @@ def _encode_and_verify(
     if ds.file_meta.TransferSyntaxUID.is_compressed if "file_meta" in ds.__dict__ and \
             "TransferSyntaxUID" in ds.file_meta else False:
         ds.decompress(generate_instance_uid=False)
-    original = ds.pixel_array.copy() if verify or not spec.lossless else None
+    # Encode from the decoded array rather than letting pydicom slice frames from PixelData: pydicom 3.0
+    # mis-reads odd-length big-endian colour frames (max error 158 measured on SC_rgb_small_odd_big_endian).
+    original = stored_pixels(ds).copy()
     native_bytes = uncompressed_size(ds)
     # A codec's defaults apply only when nothing was asked for: merging them could combine, say, a default
     # PSNR target with a requested ratio, which JPEG 2000 rejects.
@@ -187,7 +202,18 @@ def _encode_and_verify(
     # encoder) must leave pydicom free to use its own plugin first.
     primary = spec.adapter is not None and (spec.is_private or spec.prefer or spec.exclusive_encoder)
     plugin = spec.label if primary else ""
-    ds.compress(uid, encoding_plugin=plugin, generate_instance_uid=False, **options)
+    if int(ds.get("SamplesPerPixel", 1)) > 1:
+        ds.PlanarConfiguration = 0  # pixel_array (the source we pass) is always colour-by-pixel
+    try:
+        ds.compress(uid, original, encoding_plugin=plugin, generate_instance_uid=False, **options)
+    except (ValueError, RuntimeError) as exc:  # pydicom's profile checks and its plugin-failure summary
+        raise EncodeError(spec.name, spec.transfer_syntax, str(exc), source=request.source) from exc
+    if ds.original_encoding[1] is False:
+        # Encapsulated syntaxes are explicit VR little endian, but save_as refuses to convert a dataset read
+        # as big endian. Parse every raw element first (their bytes are big endian), then re-label.
+        for _element in ds.iterall():
+            pass
+        ds.set_original_encoding(False, True, ds.original_character_set)
     compressed = _pixel_bytes(ds)
 
     report = EncodeReport(
@@ -218,7 +244,7 @@ def _verify(
     request: CompressionRequest,
 ) -> None:
     try:
-        decoded = ds.pixel_array
+        decoded = stored_pixels(ds)
     except Exception as exc:  # noqa: BLE001 - any decoder failure is a verification failure
         raise VerificationError(spec.name, spec.transfer_syntax, f"the result does not decode: {exc}",
                                 request.source) from exc

@@ -21,6 +21,32 @@ MEDCODEC_UID_ROOT = "2.25.68667338034845433904652776429924625335"
 PRIVATE_LOSSY_METHOD_PREFIX = "MEDCODEC_"
 
 
+SUBSAMPLED_PHOTOMETRIC = frozenset({"YBR_FULL_422", "YBR_PARTIAL_422", "YBR_PARTIAL_420"})
+
+
+def image_kind(ds: Any) -> dict[str, Any]:
+    """The image attributes :meth:`CodecSpec.supports` takes, read from a dataset."""
+    return {
+        "bits_stored": int(ds.get("BitsStored", 8)),
+        "samples_per_pixel": int(ds.get("SamplesPerPixel", 1)),
+        "signed": int(ds.get("PixelRepresentation", 0)) == 1,
+        "bits_allocated": int(ds.get("BitsAllocated", 16)),
+        "photometric": _native_photometric(ds),
+    }
+
+
+def _native_photometric(ds: Any) -> str:
+    """The PhotometricInterpretation the pixels will have once decoded (JPEG's YBR_FULL_422 decodes as RGB)."""
+    photometric = str(ds.get("PhotometricInterpretation", "MONOCHROME2"))
+    meta = getattr(ds, "file_meta", None)
+    syntax = meta.get("TransferSyntaxUID") if meta is not None else None
+    try:
+        compressed = syntax is not None and syntax.is_compressed
+    except ValueError:  # an unregistered private syntax
+        compressed = True
+    return "RGB" if compressed and photometric in SUBSAMPLED_PHOTOMETRIC else photometric
+
+
 @dataclass(frozen=True)
 class CodecSpec:
     """One codec: a transfer syntax and the pydicom plugin module that encodes and decodes its frames.
@@ -88,10 +114,18 @@ class CodecSpec:
     def is_private(self) -> bool:
         return not self.transfer_syntax.startswith("1.2.840.10008.")
 
-    def supports(self, *, bits_stored: int, samples_per_pixel: int, signed: bool) -> str | None:
+    def supports(self, *, bits_stored: int, samples_per_pixel: int, signed: bool, bits_allocated: int = 16,
+                 photometric: str = "MONOCHROME2") -> str | None:
         """Return None when the encoder accepts an image of this kind, else the reason it does not."""
         if not self.encoder:
             return "it has no encoder"
+        if bits_allocated not in (8, 16):
+            return f"BitsAllocated {bits_allocated} is not supported (8 or 16)"
+        if not self.lossless and photometric == "PALETTE COLOR":
+            return "lossy compression of PALETTE COLOR indices would change the colours"
+        if photometric in SUBSAMPLED_PHOTOMETRIC:
+            return (f"native {photometric} (chroma-subsampled) pixel data cannot be re-encoded without "
+                    "changing it; convert it to RGB or YBR_FULL first")
         if bits_stored not in self.bits_stored:
             lo, hi = min(self.bits_stored), max(self.bits_stored)
             return f"BitsStored {bits_stored} is not supported (supported: {lo}-{hi})"

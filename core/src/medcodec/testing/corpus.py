@@ -32,18 +32,31 @@ def corpus_inventory() -> list[CorpusImage]:
     return [
         CorpusImage(root / row["path"], row["modality_class"], int(row["bits_stored"]),
                     int(row["samples_per_pixel"]), row["pixel_representation"] == "1",
-                    row["transfer_syntax_uid"], int(row["decoded_bytes"]))
+                    row["transfer_syntax_uid"], int(row["decoded_bytes"] or 0))
         for row in rows
     ]
 
 
-def pydicom_test_images(max_bytes: int = 8_000_000) -> Iterator[Path]:
-    """pydicom's bundled test files that hold pixel data pydicom can decode (uncompressed only, for speed)."""
-    import pydicom
-    from pydicom.data import get_testdata_files
+def pydicom_test_files() -> list[Path]:
+    """pydicom's bundled test files, plus pydicom-data's when installed -- read from disk, never downloaded
+    (``get_testdata_files`` may try the network, which CI does not have)."""
+    import pydicom.data
 
-    for name in sorted(get_testdata_files("*.dcm")):
-        path = Path(name)
+    roots = [Path(pydicom.data.__file__).parent / "test_files"]
+    try:
+        import data_store  # pydicom-data's package
+
+        roots.append(Path(data_store.__file__).parent / "data")
+    except ImportError:
+        pass
+    return sorted(p for root in roots if root.is_dir() for p in root.rglob("*.dcm"))
+
+
+def pydicom_test_images(max_bytes: int = 8_000_000) -> Iterator[Path]:
+    """Uncompressed test files with pixel data (compressed ones are pydicom's decoder tests, not sources)."""
+    import pydicom
+
+    for path in pydicom_test_files():
         if path.stat().st_size > max_bytes:
             continue
         try:
