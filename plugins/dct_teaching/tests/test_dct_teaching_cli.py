@@ -161,3 +161,14 @@ def test_folder_of_dicom_slices_decodes_to_one_file_per_source(tmp_path: Path, n
     for got, source in zip(decoded, sources):
         assert got.SOPInstanceUID != source.SOPInstanceUID and got.LossyImageCompression == "01"
         assert np.abs(got.pixel_array.astype(np.int64) - source.pixel_array).max() <= max_pixel_error(10)
+
+
+def test_explain_follows_a_block_and_adds_up_to_the_golden_file(mmpc_golden: Path) -> None:
+    result = run("explain", CT_SMALL, "-q", 30, "--block", "8,8")
+    assert result.exit_code == 0, result.output
+    assert "DC 12704.000 = 8 x 1588.000" in result.output
+    assert "36 of 64 levels are non-zero" in result.output
+    size = (mmpc_golden / "CT_small_q30.mmpc").stat().st_size
+    assert f"{size} bytes = {size * 8 / 128**2:.3f} bpp" in result.output
+    outside = run("explain", CT_SMALL, "--block", "16,0")
+    assert outside.exit_code == 1 and "outside the 16 x 16 block grid" in outside.output

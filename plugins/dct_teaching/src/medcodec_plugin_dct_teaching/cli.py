@@ -153,3 +153,25 @@ def rd(inputs: tuple[Path, ...], qualities: list[int], out: Path, roi_box: tuple
     images = len({r.image for r in rows})
     click.echo(f"{out}: {len(rows)} rows for {images} image(s) x {len(qualities)} qualities -> summary.csv, "
                "ablation_rle.csv, rd_plot.png")
+
+
+@mmpc.command(help="Follow one 8x8 block (default: the centre one) through every stage, with real numbers, and "
+                   "the whole image's size after each stage.")
+@click.argument("input_path", metavar="INPUT", type=click.Path(exists=True, path_type=Path))
+@click.option("--quality", "-q", type=click.IntRange(1, 0xFFFF), default=DEFAULT_QUALITY, show_default=True)
+@click.option("--block", default=None, help="ROW,COLUMN of the block in the block grid (0-based).")
+def explain(input_path: Path, quality: int, block: str | None) -> None:
+    from medcodec_plugin_dct_teaching.explain import explain as explain_block
+    from medcodec_plugin_dct_teaching.images import InputError, read_volume
+
+    try:
+        position = None
+        if block is not None:
+            parts = block.split(",")
+            if len(parts) != 2 or not all(p.strip().isdigit() for p in parts):
+                raise click.BadParameter(f"'{block}' is not ROW,COLUMN", param_hint="--block")
+            position = (int(parts[0]), int(parts[1]))
+        volume = read_volume(input_path)
+        click.echo(explain_block(volume.slices[len(volume.slices) // 2], quality, position))
+    except (InputError, ValueError) as exc:
+        raise click.ClickException(f"{input_path}: codec 'dct_teaching' (MMPC) explain: {exc}") from exc
