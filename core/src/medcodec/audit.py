@@ -98,13 +98,17 @@ class AuditFile:
     records: list[dict[str, Any]] = field(default_factory=list)
     bad_lines: list[int] = field(default_factory=list)
 
-    def latest_by_output_uid(self) -> dict[str, dict[str, Any]]:
-        """The last successful record for each output SOP Instance UID (a resumed run may repeat one)."""
-        latest: dict[str, dict[str, Any]] = {}
+    def latest_by_output(self) -> dict[tuple[str, str], dict[str, Any]]:
+        """The last successful record per (output SOP Instance UID, target transfer syntax).
+
+        A resumed run may record an instance twice (killed between its audit line and its rename); a lossless
+        instance written in several syntaxes keeps its UID, hence the pair.
+        """
+        latest: dict[tuple[str, str], dict[str, Any]] = {}
         for record in self.records:
             uid = record.get("new_sop_instance_uid")
             if uid and record.get("outcome") in SUCCESS_OUTCOMES:
-                latest[uid] = record
+                latest[(str(uid), str(record.get("target_transfer_syntax")))] = record
         return latest
 
 

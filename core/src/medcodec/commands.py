@@ -265,7 +265,7 @@ def verify(targets: tuple[Path, ...], originals: Path | None, audit_path: Path |
         if default is None:
             raise click.UsageError("give --against ORIGINALS or --audit FILE (no medcodec-audit.jsonl in the target)")
         audit_path = default
-    records = read_audit(audit_path).latest_by_output_uid() if audit_path else None
+    records = read_audit(audit_path).latest_by_output() if audit_path else None
     the_plan = archive.plan(targets, None)
     results = []
     for task in the_plan.tasks:

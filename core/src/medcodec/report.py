@@ -65,7 +65,7 @@ def aggregate(audit_path: str | Path) -> Aggregate:
     outcomes: dict[str, int] = defaultdict(int)
     failures: dict[str, int] = defaultdict(int)
     # A resumed run may have recorded an instance twice: the last record per output UID counts.
-    latest = audit.latest_by_output_uid()
+    latest = audit.latest_by_output()
     for record in audit.records:
         outcomes[str(record.get("outcome"))] += 1
         if record.get("outcome") in ("failed", "refused"):
