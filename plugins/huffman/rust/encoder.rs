@@ -37,6 +37,7 @@ pub fn encode_into(data: &[u8], plan: &Plan, out: &mut [u8]) {
     let mut acc: u64 = 0;
     let mut pending: u32 = 0;
     let mut words = bitstream.chunks_exact_mut(4);
+    let mut written = 0usize;
     for &byte in data {
         let entry = packed[byte as usize];
         let len = entry & 0xF;
@@ -46,13 +47,14 @@ pub fn encode_into(data: &[u8], plan: &Plan, out: &mut [u8]) {
             pending -= 32;
             if let Some(word) = words.next() {
                 word.copy_from_slice(&((acc >> pending) as u32).to_be_bytes());
+                written += 4;
             }
         }
     }
-    // The last partial word: pending bits left-aligned, padded with zero bits.
-    let tail = words.into_remainder();
+    // The last 0..=31 pending bits, left-aligned and padded with zero bits: up to four more bytes,
+    // which may be a whole 4-byte chunk, so they are addressed from `written`, not the chunk remainder.
     let mut last = if pending > 0 { acc << (64 - pending) } else { 0 };
-    for byte in tail.iter_mut() {
+    for byte in bitstream.iter_mut().skip(written) {
         *byte = (last >> 56) as u8;
         last <<= 8;
     }
