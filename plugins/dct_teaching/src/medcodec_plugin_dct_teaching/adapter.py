@@ -59,7 +59,7 @@ def decode_frame(src: bytes, runner: DecodeRunner) -> bytes:
     import numpy as np
 
     from medcodec_plugin_dct_teaching import codec
-    from medcodec_plugin_dct_teaching.bitstream import parse_header
+    from medcodec_plugin_dct_teaching.bitstream import parse_header, sample_range
 
     try:
         header = parse_header(src)
@@ -79,7 +79,7 @@ def decode_frame(src: bytes, runner: DecodeRunner) -> bytes:
     bits_allocated, bits_stored, signed = _frame_format(runner)
     # The stream's clip range may be wider than the dataset's (v1 clips to BitsAllocated): clip to what
     # the dataset can hold, which only ever moves a value towards the original.
-    low, high = (-(1 << (bits_stored - 1)), (1 << (bits_stored - 1)) - 1) if signed else (0, (1 << bits_stored) - 1)
+    low, high = sample_range(bits_stored, signed)
     pixels = np.clip(decoded.pixels.astype(np.int64), low, high)
     container = f"<{'i' if signed else 'u'}{bits_allocated // 8}"
     return pixels.astype(container).tobytes()

@@ -48,6 +48,13 @@ class Flags(IntFlag):
 KNOWN_FLAGS = Flags.SIGNED | Flags.ZIGZAG | Flags.RLE | Flags.DEBLOCK | Flags.DC_PREDICTION | Flags.BAND_PLANES
 
 
+def sample_range(bits_stored: int, signed: bool) -> tuple[int, int]:
+    """Closed range of a ``bits_stored``-bit sample: two's complement if ``signed``, else unsigned."""
+    if signed:
+        return -(1 << (bits_stored - 1)), (1 << (bits_stored - 1)) - 1
+    return 0, (1 << bits_stored) - 1
+
+
 @dataclass(frozen=True)
 class Header:
     """Every header field of one MMPC stream. ``bits_stored``/``flags``/… take v1's implied values for v1."""
@@ -76,9 +83,7 @@ class Header:
     @property
     def sample_range(self) -> tuple[int, int]:
         """Closed range the decoder clips to: v1 clips to ``[0, 2^bit_depth - 1]`` (the seed's rule)."""
-        if self.signed:
-            return -(1 << (self.bits_stored - 1)), (1 << (self.bits_stored - 1)) - 1
-        return 0, (1 << self.bits_stored) - 1
+        return sample_range(self.bits_stored, self.signed)
 
     def pack(self) -> bytes:
         """Serialise; v1 headers refuse v2-only features rather than dropping them silently."""

@@ -26,7 +26,7 @@ import numpy as np
 import numpy.typing as npt
 
 from medcodec_plugin_dct_teaching import entropy, layout
-from medcodec_plugin_dct_teaching.bitstream import Flags, Header, MMPCError, split_streams
+from medcodec_plugin_dct_teaching.bitstream import Flags, Header, MMPCError, sample_range, split_streams
 from medcodec_plugin_dct_teaching.deblock import deblock
 from medcodec_plugin_dct_teaching.entropy import EntropyCoder
 from medcodec_plugin_dct_teaching.quantise import dequantise, quality_to_step, quantise
@@ -112,7 +112,7 @@ def _sample_format(image: npt.NDArray[np.integer], bits_allocated: int | None, b
     if not 1 <= bits_stored <= bits_allocated:
         raise MMPCError(f"bits stored ({bits_stored}) must be between 1 and the bit depth ({bits_allocated})")
     signed = bool(np.issubdtype(image.dtype, np.signedinteger)) if signed is None else signed
-    low, high = (-(1 << (bits_stored - 1)), (1 << (bits_stored - 1)) - 1) if signed else (0, (1 << bits_stored) - 1)
+    low, high = sample_range(bits_stored, signed)
     found_low, found_high = int(image.min()), int(image.max())
     if found_low < low or found_high > high:
         kind = "signed" if signed else "unsigned"

@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 import numpy.typing as npt
 
+from medcodec_plugin_dct_teaching.bitstream import sample_range
 from medcodec_plugin_dct_teaching.images import InputError, Volume
 
 if TYPE_CHECKING:
@@ -38,13 +39,13 @@ def _mark_lossy(ds: Dataset, original_bytes: int, compressed_bytes: int) -> None
     medcodec_update_metadata(ds, SPEC, report)
 
 
-def _pixels_for(frames: Sequence[npt.NDArray[np.integer]], bits_allocated: int, signed: bool) -> npt.NDArray[np.integer]:
-    dtype = np.dtype(f"{'int' if signed else 'uint'}{bits_allocated}")
+def _pixels_for(frames: Sequence[npt.NDArray[np.integer]], bits_allocated: int, bits_stored: int,
+                signed: bool) -> npt.NDArray[np.integer]:
+    """Stack the slices in the DICOM sample format; clip to BitsStored as the pydicom adapter does (a v1
+    stream clips only to its bit depth, and a value outside BitsStored cannot be closer to the original)."""
     stacked = np.stack(frames) if len(frames) > 1 else frames[0]
-    info = np.iinfo(dtype)
-    if stacked.size and (stacked.min() < info.min or stacked.max() > info.max):
-        raise InputError(f"decoded values {stacked.min()}..{stacked.max()} do not fit the source's {dtype}")
-    return stacked.astype(dtype)
+    low, high = sample_range(bits_stored, signed)
+    return np.clip(stacked.astype(np.int64), low, high).astype(f"{'int' if signed else 'uint'}{bits_allocated}")
 
 
 def _with_pixels(template: Dataset, frames: Sequence[npt.NDArray[np.integer]], bits_stored: int,
@@ -54,7 +55,7 @@ def _with_pixels(template: Dataset, frames: Sequence[npt.NDArray[np.integer]], b
     ds = copy.deepcopy(template)
     if "NumberOfFrames" in ds and len(frames) == 1:
         del ds.NumberOfFrames  # set_pixel_data only writes it for 3-D arrays
-    ds.set_pixel_data(_pixels_for(frames, bits_allocated, signed),
+    ds.set_pixel_data(_pixels_for(frames, bits_allocated, bits_stored, signed),
                       photometric_interpretation=str(template.get("PhotometricInterpretation", "MONOCHROME2")),
                       bits_stored=bits_stored, generate_instance_uid=True)
     return ds
@@ -72,7 +73,7 @@ def _new_dataset(frames: Sequence[npt.NDArray[np.integer]], bits_allocated: int,
     ds.StudyInstanceUID, ds.SeriesInstanceUID = generate_uid(), generate_uid()
     ds.PatientName, ds.PatientID, ds.Modality, ds.ConversionType = "", "", "OT", "WSD"
     ds.ImageType = ["DERIVED", "SECONDARY"]
-    ds.set_pixel_data(_pixels_for(frames, bits_allocated, signed), photometric_interpretation="MONOCHROME2",
+    ds.set_pixel_data(_pixels_for(frames, bits_allocated, bits_stored, signed), photometric_interpretation="MONOCHROME2",
                       bits_stored=bits_stored, generate_instance_uid=True)
     ds.file_meta.MediaStorageSOPClassUID = ds.SOPClassUID
     return ds
