@@ -2,7 +2,7 @@
 //! table layout (see docs/codecs/mic.md and the shared MIC format notes, section 2.3).
 
 use crate::bits::{MsbReader, MsbWriter};
-use crate::delta_rle::bit_len16;
+use crate::delta_rle::{bit_len16, WordSource};
 use crate::error::{corrupt, invalid, Result};
 
 /// Longest code allowed for the frequent-symbol prefix; adding the escape symbol may add one.
@@ -219,7 +219,7 @@ const PRIMARY_BITS: u32 = 12;
 
 /// For the `bits`-bit prefix `index`: the one or two plain (non-escape) symbols whose codes lie wholly
 /// inside it. Layout: symbol 1 in bits 0-15, symbol 2 in 16-31, total code length in 32-39, symbol
-/// count (0 = use the general path) in 40-41.
+/// count (0 = use the general path) in 40-41, length of the first code alone in 42-47.
 fn pair_entry(primary: &[u32], index: usize, bits: u32) -> u64 {
     let plain = |entry: u32| entry != 0 && entry & (ENTRY_LINK | ENTRY_ESCAPE) == 0;
     let first = primary[index];
@@ -227,13 +227,17 @@ fn pair_entry(primary: &[u32], index: usize, bits: u32) -> u64 {
         return 0;
     }
     let len1 = (first >> 16) & 0xFF;
-    let mut value = (first & 0xFFFF) as u64 | (len1 as u64) << 32 | 1u64 << 40;
+    let mut value = (first & 0xFFFF) as u64 | (len1 as u64) << 32 | 1u64 << 40 | (len1 as u64) << 42;
     let rest = bits - len1;
     if rest > 0 {
         let second = primary[(index << len1) & ((1usize << bits) - 1)];
         let len2 = (second >> 16) & 0xFF;
         if plain(second) && len2 <= rest {
-            value = (first & 0xFFFF) as u64 | ((second & 0xFFFF) as u64) << 16 | ((len1 + len2) as u64) << 32 | 2u64 << 40;
+            value = (first & 0xFFFF) as u64
+                | ((second & 0xFFFF) as u64) << 16
+                | ((len1 + len2) as u64) << 32
+                | 2u64 << 40
+                | (len1 as u64) << 42;
         }
     }
     value
@@ -330,92 +334,120 @@ fn read_table(r: &mut MsbReader) -> Result<(usize, DecodeTable)> {
     Ok((count, table))
 }
 
-/// Decodes a Huffman stream into the word stream; refuses streams claiming more than `max_words`.
-pub fn decode(data: &[u8], max_words: usize) -> Result<Vec<u16>> {
-    let mut r = MsbReader::new(data);
-    let (count, table) = read_table(&mut r)?;
-    if count > max_words {
-        return corrupt(format!("Huffman stream claims {count} words, more than the image can use ({max_words})"));
-    }
-    let (max_len, depth) = (table.max_len, table.depth);
-    let total_bits = r.total_bits();
-    let mut pos = r.position();
-    let mut out = vec![0u16; count];
-    let mut done = 0usize;
+/// Huffman decoder producing words on demand (a [`WordSource`] for fused decoding).
+///
+/// Bits live in a left-aligned container `window` holding `avail` valid bits, refilled to at least
+/// 57 whenever fewer than 32 remain, which covers any symbol (max_len + depth <= 32). Short codes
+/// come two at a time from the pair table. Reads past the end see zero bits (the encoder pads the
+/// stream with zeros); `finish` reports a stream that really was too short.
+pub struct HuffmanWords<'a> {
+    data: &'a [u8],
+    table: DecodeTable,
+    pos: usize,
+    total_bits: usize,
+    window: u64,
+    avail: u32,
+    left: usize,
+    pending: Option<u16>,
+}
 
-    // One symbol from a left-aligned window `w`; returns (symbol, bits used), or None for a code
-    // that is not in the table. Escaped words take `depth` raw bits after the escape code.
+impl<'a> HuffmanWords<'a> {
+    /// Parses the header; refuses streams claiming more than `max_words` words.
+    pub fn new(data: &'a [u8], max_words: usize) -> Result<Self> {
+        let mut r = MsbReader::new(data);
+        let (count, table) = read_table(&mut r)?;
+        if count > max_words {
+            return corrupt(format!(
+                "Huffman stream claims {count} words, more than the image can use ({max_words})"
+            ));
+        }
+        Ok(HuffmanWords {
+            data,
+            pos: r.position(),
+            total_bits: r.total_bits(),
+            table,
+            window: 0,
+            avail: 0,
+            left: count,
+            pending: None,
+        })
+    }
+
+    pub fn count_left(&self) -> usize {
+        self.left + self.pending.is_some() as usize
+    }
+
     #[inline(always)]
-    fn one(table: &DecodeTable, w: u64, depth: u32) -> Option<(u16, u32)> {
-        let entry = table.lookup(w);
+    fn consume(&mut self, bits: u32) {
+        self.window <<= bits;
+        self.avail -= bits;
+        self.pos += bits as usize;
+    }
+}
+
+impl WordSource for HuffmanWords<'_> {
+    #[inline(always)]
+    fn next_word(&mut self) -> Result<u16> {
+        if let Some(word) = self.pending.take() {
+            return Ok(word);
+        }
+        if self.left == 0 {
+            return corrupt("word stream ended before the image was complete");
+        }
+        self.left -= 1;
+        if self.avail < 32 {
+            self.window = crate::bits::load_be64(self.data, self.pos >> 3) << (self.pos & 7);
+            self.avail = 64 - (self.pos & 7) as u32;
+        }
+        let table = &self.table;
+        if table.max_len > 0 {
+            let pair = table.pairs[(self.window >> (64 - table.primary_bits)) as usize];
+            let n = (pair >> 40) & 3;
+            if n != 0 {
+                let first = pair as u16;
+                if n == 2 && self.left > 0 {
+                    self.pending = Some((pair >> 16) as u16);
+                    self.left -= 1;
+                    self.consume(((pair >> 32) & 0xFF) as u32);
+                } else {
+                    self.consume(((pair >> 42) & 0x3F) as u32);
+                }
+                return Ok(first);
+            }
+        }
+        let entry = if table.max_len == 0 { table.primary[0] } else { table.lookup(self.window) };
         if entry == 0 {
-            return None; // valid entries always carry a length or the escape flag
+            // Valid entries always carry a length or the escape flag; 0 marks an unused code.
+            return corrupt("Huffman stream holds a code that is not in its table");
         }
         let length = (entry >> 16) & 0xFF;
         if entry & ENTRY_ESCAPE != 0 {
-            Some((((w << length) >> (64 - depth)) as u16, length + depth))
+            let depth = table.depth;
+            let word = ((self.window << length) >> (64 - depth)) as u16;
+            self.consume(length + depth);
+            Ok(word)
         } else {
-            Some((entry as u16, length))
+            self.consume(length);
+            Ok(entry as u16)
         }
     }
-    let bad_code = || corrupt("Huffman stream holds a code that is not in its table");
 
-    // Fast path: a bit container `w` (left-aligned, `avail` valid bits, refilled to >= 57 whenever
-    // fewer than 32 remain, which covers any symbol: max_len + depth <= 32). Short codes come two
-    // at a time from the pair table; everything else takes the general lookup.
-    if max_len > 0 {
-        let fast_bits = table.primary_bits;
-        let mut w = 0u64;
-        let mut avail = 0u32;
-        while done + 2 <= count && pos + 64 <= total_bits {
-            if avail < 32 {
-                w = crate::bits::load_be64(data, pos >> 3) << (pos & 7);
-                avail = 64 - (pos & 7) as u32;
-            }
-            let pair = table.pairs[(w >> (64 - fast_bits)) as usize];
-            let n = ((pair >> 40) & 3) as usize;
-            if n != 0 {
-                let used = ((pair >> 32) & 0xFF) as u32;
-                out[done] = pair as u16;
-                out[done + 1] = (pair >> 16) as u16;
-                done += n;
-                w <<= used;
-                avail -= used;
-                pos += used as usize;
-            } else {
-                let Some((symbol, used)) = one(&table, w, depth) else { return bad_code() };
-                out[done] = symbol;
-                done += 1;
-                w <<= used;
-                avail -= used;
-                pos += used as usize;
-            }
-        }
-    }
-    // Tail: one symbol at a time, reading zeros past the end (the encoder pads with zeros).
-    while done < count {
-        let w = crate::bits::load_be64(data, pos >> 3) << (pos & 7);
-        let entry = if max_len == 0 { table.primary[0] } else { table.lookup(w) };
-        if entry == 0 {
-            return bad_code();
-        }
-        let length = (entry >> 16) & 0xFF;
-        pos += length as usize;
-        out[done] = if entry & ENTRY_ESCAPE != 0 {
-            let raw = crate::bits::load_be64(data, pos >> 3) << (pos & 7);
-            pos += depth as usize;
-            (raw >> (64 - depth)) as u16
-        } else {
-            entry as u16
-        };
-        done += 1;
-        if pos > total_bits {
+    fn finish(&mut self) -> Result<()> {
+        if self.pos > self.total_bits {
             return corrupt("Huffman stream is truncated");
         }
+        Ok(())
     }
-    if pos > total_bits {
-        return corrupt("Huffman stream is truncated");
+}
+
+/// Decodes a whole Huffman stream into its word stream.
+pub fn decode(data: &[u8], max_words: usize) -> Result<Vec<u16>> {
+    let mut source = HuffmanWords::new(data, max_words)?;
+    let mut out = Vec::with_capacity(source.count_left());
+    while source.count_left() > 0 {
+        out.push(source.next_word()?);
     }
+    source.finish()?;
     Ok(out)
 }
 

@@ -48,8 +48,15 @@ pub fn encode_image(pixels: &[u16], width: usize, height: usize, max_value: u16,
     encode_words(&words, kind)
 }
 
+/// Decodes an image. Huffman streams are decoded fused (words produced on demand, no word buffer).
 pub fn decode_image(data: &[u8], width: usize, height: usize, kind: Kind) -> Result<Vec<u16>> {
     let area = delta_rle::checked_area(width, height)?;
-    let words = decode_words(data, kind, delta_rle::max_words_for(area))?;
-    delta_rle::decode(&words, width, height)
+    let max_words = delta_rle::max_words_for(area);
+    match kind {
+        Kind::Huffman => delta_rle::decode_from(huffman::HuffmanWords::new(data, max_words)?, width, height),
+        _ => {
+            let words = decode_words(data, kind, max_words)?;
+            delta_rle::decode(&words, width, height)
+        }
+    }
 }
