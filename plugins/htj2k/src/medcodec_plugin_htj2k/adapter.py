@@ -11,6 +11,7 @@ for the irreversible one (.203 with a lossy target only). The decoder undoes eit
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from importlib.util import find_spec
 from typing import TYPE_CHECKING, Any
 
@@ -41,7 +42,24 @@ def is_available(uid: str) -> bool:
 # --- encoding ---------------------------------------------------------------------------------------------
 
 def encode_frame(src: bytes, runner: EncodeRunner) -> bytes:
-    """One frame (little endian, 1 byte/sample for BitsStored <= 8, else 2) -> one HTJ2K codestream."""
+    """One frame (little endian, 1 byte/sample for BitsStored <= 8, else 2) -> one HTJ2K codestream.
+
+    The next frames of a multi-frame source are encoded ahead on the other cores (see ``readahead``).
+    """
+    from medcodec_plugin_htj2k import readahead
+
+    return readahead.code_frame(runner, src, lambda frame: encode_one(frame, runner),
+                                lambda: _raw_frames(runner))
+
+
+def _raw_frames(runner: Any) -> Iterator[bytes] | None:
+    if not (runner.is_array or runner.is_buffer or runner.is_dataset):
+        return None
+    return (runner.get_frame(index) for index in range(runner.number_of_frames))
+
+
+def encode_one(src: bytes, runner: Any) -> bytes:
+    """Encode one frame with the runner's settings (thread-safe: the runner is only read)."""
     from medcodec_plugin_htj2k import codec
 
     uid = str(runner.transfer_syntax)
@@ -137,17 +155,15 @@ def encode_plan(uid: str, runner: Any, arr: np.ndarray) -> tuple[EncodeSettings,
 # --- decoding ---------------------------------------------------------------------------------------------
 
 def decode_frame(src: bytes, runner: DecodeRunner) -> bytearray:
-    """One HTJ2K (or JPEG 2000) codestream -> the frame's bytes, decoded by OpenJPH."""
-    from medcodec_plugin_htj2k import codec, codestream
+    """One HTJ2K (or JPEG 2000) codestream -> the frame's bytes, decoded by OpenJPH.
+
+    The next frames of a multi-frame dataset are decoded ahead on the other cores (see ``readahead``).
+    """
+    from medcodec_plugin_htj2k import readahead
 
     uid = str(runner.transfer_syntax)
-    name = _NAMES.get(uid, "htj2k")
-    try:
-        info = codestream.parse(src)
-        codestream.check_complete(src, info)
-        buffer, _ = decode_into_buffer(src, info)
-    except (codec.Htj2kCodecError, codestream.CodestreamError) as exc:
-        raise DecodeError(name, uid, str(exc)) from exc
+    buffer, info = readahead.code_frame(runner, src, lambda frame: decode_one(frame, uid),
+                                        lambda: _encoded_frames(runner))
     precision = max(c.precision for c in info.components)
     runner.set_option("bits_allocated", 8 if precision <= 8 else 16 if precision <= 16 else 32)
     if len(info.components) > 1:
@@ -155,6 +171,28 @@ def decode_frame(src: bytes, runner: DecodeRunner) -> bytearray:
         if runner.photometric_interpretation in ("YBR_RCT", "YBR_ICT"):
             runner.set_option("photometric_interpretation", "RGB")  # OpenJPH undid the transform
     return buffer
+
+
+def _encoded_frames(runner: Any) -> Iterator[bytes] | None:
+    from pydicom.encaps import generate_frames
+
+    if not isinstance(runner.src, bytes | bytearray):
+        return None  # a file object: reading it from two places would move its position under pydicom
+    return generate_frames(runner.src, number_of_frames=runner.number_of_frames,
+                           extended_offsets=runner.extended_offsets)
+
+
+def decode_one(src: bytes, uid: str) -> tuple[bytearray, Any]:
+    """Check and decode one codestream (thread-safe); returns the frame's bytes and its header facts."""
+    from medcodec_plugin_htj2k import codec, codestream
+
+    try:
+        info = codestream.parse(src)
+        codestream.check_complete(src, info)
+        buffer, _ = decode_into_buffer(src, info)
+    except (codec.Htj2kCodecError, codestream.CodestreamError) as exc:
+        raise DecodeError(_NAMES.get(uid, "htj2k"), uid, str(exc)) from exc
+    return buffer, info
 
 
 def decode_into_buffer(src: bytes | bytearray, info: Any) -> tuple[bytearray, np.ndarray]:
