@@ -49,6 +49,10 @@ def _remove():  # noqa: ANN202
 
 
 def _install():  # noqa: ANN202
+    bridge = sys.modules.get("medcodec._pydicom")
+    if bridge is not None and not hasattr(bridge, "wire"):
+        # medcodec's own bridge is importing pydicom right now; its callers run install() once it is loaded.
+        return
     try:
         import medcodec
 
