@@ -9,6 +9,7 @@ aggregate ratio, encode and decode speed, and how many results verified (bit-exa
 from __future__ import annotations
 
 import io
+import sys
 import time
 from collections import defaultdict
 from collections.abc import Iterator
@@ -27,6 +28,7 @@ class CodecTally:
     encode_seconds: float = 0.0
     decode_seconds: float = 0.0
     max_error: float = 0.0
+    min_psnr: float | None = None
     failures: list[str] = field(default_factory=list)
 
 
@@ -106,6 +108,8 @@ def run_demo(corpus: Path | None, limit: int) -> dict[str, CodecTally]:
             tally.raw_bytes += report.original_bytes
             tally.compressed_bytes += report.compressed_bytes
             tally.max_error = max(tally.max_error, report.max_abs_error or 0.0)
+            if report.psnr is not None:
+                tally.min_psnr = report.psnr if tally.min_psnr is None else min(tally.min_psnr, report.psnr)
     return dict(tallies)
 
 
@@ -123,12 +127,13 @@ def demo(corpus: Path | None, limit: int, no_corpus: bool) -> None:
 
     if corpus is None and not no_corpus:
         corpus = default_corpus()
-    console = Console()
+    console = Console(width=None if sys.stdout.isatty() else 130)
     console.print(doctor_line())
     tallies = run_demo(None if no_corpus else corpus, limit)
     table = Table(title="medcodec demo: every available codec on sample images (encode = policy + encode + "
                         "verify; decode = pydicom.pixels.pixel_array on the written file)")
-    for column in ("codec", "images", "ratio", "encode MB/s", "decode MB/s", "verified", "max error", "failures"):
+    for column in ("codec", "images", "ratio", "encode MB/s", "decode MB/s", "verified", "max error",
+                   "min PSNR dB", "failures"):
         table.add_column(column, justify="right" if column != "codec" else "left")
     for name, t in sorted(tallies.items()):
         mb = t.raw_bytes / 1e6
@@ -137,7 +142,8 @@ def demo(corpus: Path | None, limit: int, no_corpus: bool) -> None:
             f"{t.raw_bytes / t.compressed_bytes:.2f}" if t.compressed_bytes else "-",
             f"{mb / t.encode_seconds:.1f}" if t.encode_seconds else "-",
             f"{mb / t.decode_seconds:.1f}" if t.decode_seconds else "-",
-            f"{t.verified}/{t.images}", f"{t.max_error:g}", str(len(t.failures)),
+            f"{t.verified}/{t.images}", f"{t.max_error:g}",
+            "lossless" if t.min_psnr is None else f"{t.min_psnr:.1f}", str(len(t.failures)),
         )
     console.print(table)
     for name, t in sorted(tallies.items()):
