@@ -10,36 +10,44 @@
 use super::tans;
 use super::token::TOKENS;
 
-/// Half-octave activity buckets 0..=31, plus bucket 32 for the first row of a strip.
+/// Half-octave activity buckets 0..=31 (1 is never used), plus bucket 32 for the first row of a strip.
 pub const BUCKETS: usize = 33;
 pub const FIRST_ROW_BUCKET: u8 = 32;
 pub const MAX_GROUPS: usize = 16;
 
-/// Half-octave bucket of an activity value: 0, 1, then two buckets per power of two, capped at 31.
+/// Half-octave bucket of an activity value s: the exponent and first mantissa bit of s + 1 as an
+/// f32 (exact for s < 2^24), minus those of 1.0, capped at 31. s = 0 -> 0, 1 -> 2, 2 -> 3, 3..4 -> 4,
+/// 5..6 -> 5, 7..10 -> 6, ... Going through the float conversion lets the row pass vectorise
+/// (there is no vector leading-zero count before AVX-512).
 #[inline(always)]
 pub fn bucket(s: u32) -> u8 {
-    if s < 2 {
-        return s as u8;
+    let bits = ((s + 1) as f32).to_bits();
+    ((bits >> 22) - 254).min(31) as u8
+}
+
+/// Buckets of the pixels of one row from the residuals `above` of the previous row.
+#[inline]
+pub fn row_buckets(above: &[u16], out: &mut [u8]) {
+    let w = above.len();
+    debug_assert_eq!(out.len(), w);
+    if w == 1 {
+        out[0] = bucket(4 * above[0] as u32);
+        return;
     }
-    let high = 31 - s.leading_zeros();
-    (2 * high + ((s >> (high - 1)) & 1)).min(31) as u8
+    out[0] = bucket(3 * above[0] as u32 + above[1] as u32);
+    for ((o, n), (nw, ne)) in out[1..w - 1].iter_mut().zip(&above[1..w - 1]).zip(above.iter().zip(&above[2..])) {
+        *o = bucket(2 * *n as u32 + *nw as u32 + *ne as u32);
+    }
+    out[w - 1] = bucket(3 * above[w - 1] as u32 + above[w - 2] as u32);
 }
 
 /// Groups of the pixels of one row from the residuals `above` of the previous row.
 #[inline]
 pub fn row_groups(above: &[u16], map: &[u8; BUCKETS], out: &mut [u8]) {
-    let w = above.len();
-    debug_assert_eq!(out.len(), w);
-    if w == 1 {
-        out[0] = map[bucket(4 * above[0] as u32) as usize];
-        return;
+    row_buckets(above, out);
+    for g in out.iter_mut() {
+        *g = map[*g as usize];
     }
-    out[0] = map[bucket(3 * above[0] as u32 + above[1] as u32) as usize];
-    for x in 1..w - 1 {
-        let s = 2 * above[x] as u32 + above[x - 1] as u32 + above[x + 1] as u32;
-        out[x] = map[bucket(s) as usize];
-    }
-    out[w - 1] = map[bucket(3 * above[w - 1] as u32 + above[w - 2] as u32) as usize];
 }
 
 /// Estimated size in bits of coding `hist` with its own table: entropy plus the table description.
@@ -130,7 +138,9 @@ mod tests {
             assert!(b >= last && b <= 31);
             last = b;
         }
-        assert_eq!((bucket(0), bucket(1), bucket(2), bucket(3), bucket(4), bucket(6)), (0, 1, 2, 3, 4, 5));
+        let firsts: Vec<u8> = [0, 1, 2, 3, 4, 5, 6, 7, 10, 11].iter().map(|&s| bucket(s)).collect();
+        assert_eq!(firsts, [0, 2, 3, 4, 4, 5, 5, 6, 6, 7]);
+        assert_eq!(bucket(4 * 65535), 31);
     }
 
     #[test]

@@ -16,17 +16,64 @@ pub enum Predictor {
 
 impl Predictor {
     /// Prediction from the four neighbours, clamped to [0, max] (values are at most 16 bits).
-    #[inline(always)]
     pub fn predict(&self, a: i32, b: i32, c: i32, d: i32, max: i32) -> i32 {
         match *self {
-            Predictor::Med => med(a, b, c),
+            Predictor::Med => MedPredict.at(a, b, c, d),
             Predictor::Ls4(w) => {
-                let p = (w[0] as i32 * a + w[1] as i32 * b + w[2] as i32 * c + w[3] as i32 * d + 32) >> 6;
-                p.clamp(0, max)
+                Ls4Predict { weights: [w[0] as i32, w[1] as i32, w[2] as i32, w[3] as i32], max }.at(a, b, c, d)
             }
         }
     }
 }
+
+/// A predictor specialised at compile time, so the per-pixel loops carry no dispatch.
+pub trait Predict: Copy + Send + Sync {
+    fn at(&self, a: i32, b: i32, c: i32, d: i32) -> i32;
+}
+
+#[derive(Clone, Copy)]
+pub struct MedPredict;
+
+impl Predict for MedPredict {
+    #[inline(always)]
+    fn at(&self, a: i32, b: i32, c: i32, _d: i32) -> i32 {
+        med(a, b, c)
+    }
+}
+
+#[derive(Clone, Copy)]
+pub struct Ls4Predict {
+    pub weights: [i32; 4],
+    pub max: i32,
+}
+
+impl Predict for Ls4Predict {
+    #[inline(always)]
+    fn at(&self, a: i32, b: i32, c: i32, d: i32) -> i32 {
+        let w = self.weights;
+        ((w[0] * a + w[1] * b + w[2] * c + w[3] * d + 32) >> 6).clamp(0, self.max)
+    }
+}
+
+/// Calls `$body` with `$p` bound to the specialised predictor of `$predictor`.
+macro_rules! with_predictor {
+    ($predictor:expr, $max:expr, |$p:ident| $body:expr) => {
+        match $predictor {
+            $crate::native::predict::Predictor::Med => {
+                let $p = $crate::native::predict::MedPredict;
+                $body
+            }
+            $crate::native::predict::Predictor::Ls4(w) => {
+                let $p = $crate::native::predict::Ls4Predict {
+                    weights: [w[0] as i32, w[1] as i32, w[2] as i32, w[3] as i32],
+                    max: $max,
+                };
+                $body
+            }
+        }
+    };
+}
+pub(crate) use with_predictor;
 
 #[inline(always)]
 pub fn med(a: i32, b: i32, c: i32) -> i32 {

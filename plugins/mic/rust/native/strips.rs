@@ -6,17 +6,23 @@
 //! bitstream; per pixel the decoder reads one field = (state bits << raw bits) | raw mantissa bits.
 //! The encoder runs backwards over the strip (tANS is last-in first-out), writing with the MIC
 //! engineer's LSB-first writer, and ends with the four lane states and an end mark; the decoder
-//! reads the stream from its end with `BackwardReader`, then takes over with the unrolled loop below.
+//! finds the end with `BackwardReader`, then walks the fields downwards from there.
+//!
+//! The first row of a strip is predicted from its left neighbour only (the first pixel from the
+//! middle of the range): it is coded as a row whose "row above" is constant and whose predictor
+//! ignores that row, so every row goes through the same loops.
 
-use super::context::{self, BUCKETS, FIRST_ROW_BUCKET};
+use super::context::{self, BUCKETS, FIRST_ROW_BUCKET, MAX_GROUPS};
 use super::format::StripHeader;
-use super::predict::{self, Predictor};
-use super::tans::{self, DecodeTable, EncodeTable, L, PREC};
+use super::predict::{self, with_predictor, Predict, Predictor};
+use super::tans::{self, DecodeEntry, DecodeTable, EncodeTable, L, PREC};
 use super::token::{self, TOKENS};
 use crate::bits::{BackwardReader, LsbWriter};
 use crate::error::{corrupt, Result};
 
 const LANES: usize = 4;
+/// Longest field of one pixel: state bits (at most PREC) plus raw bits (at most 13 for 16 bits).
+const MAX_FIELD_BITS: usize = PREC as usize + 13;
 
 /// Coded-value geometry shared by encoder and decoder.
 #[derive(Clone, Copy)]
@@ -48,65 +54,90 @@ impl Depth {
     }
 }
 
-/// Prediction of pixel x of a row that has a row above (`up`); `cur[..x]` is already known.
-#[inline(always)]
-fn predict_at(p: &Predictor, cur: &[u16], up: &[u16], x: usize, max: i32) -> u32 {
-    let b = up[x] as i32;
-    let a = if x > 0 { cur[x - 1] as i32 } else { b };
-    let c = if x > 0 { up[x - 1] as i32 } else { b };
-    let d = if x + 1 < up.len() { up[x + 1] as i32 } else { b };
-    p.predict(a, b, c, d, max) as u32
-}
+/// The first row's predictor: the left neighbour (the constant "row above" supplies it at x = 0).
+#[derive(Clone, Copy)]
+struct LeftPredict;
 
-/// Zigzagged residuals of one row (`up` is None for the first row of a strip).
-pub fn residual_row(p: &Predictor, depth: Depth, cur: &[u16], up: Option<&[u16]>, out: &mut [u16]) {
-    match up {
-        None => {
-            let mut left = depth.half;
-            for (z, &v) in out.iter_mut().zip(cur) {
-                *z = depth.zigzag(v as u32, left) as u16;
-                left = v as u32;
-            }
-        }
-        Some(up) => {
-            let max = depth.mask as i32;
-            for x in 0..cur.len() {
-                out[x] = depth.zigzag(cur[x] as u32, predict_at(p, cur, up, x, max)) as u16;
-            }
-        }
+impl Predict for LeftPredict {
+    #[inline(always)]
+    fn at(&self, a: i32, _b: i32, _c: i32, _d: i32) -> i32 {
+        a
     }
 }
 
-/// Token histograms per bucket of the residuals `z` of a strip (`w` wide).
-fn bucket_histograms(z: &[u16], w: usize) -> Box<[[u32; TOKENS]; BUCKETS]> {
+/// Zigzagged residuals of one row, with JPEG-LS's border rules (column 0: a = c = b; last column:
+/// d = b). Border pixels are peeled off so the inner loop has no branches.
+#[inline(always)]
+fn residual_row<P: Predict>(p: P, depth: Depth, cur: &[u16], up: &[u16], out: &mut [u16]) {
+    let w = cur.len();
+    let (up, out) = (&up[..w], &mut out[..w]);
+    let z = |v: u16, a: i32, b: i32, c: i32, d: i32| depth.zigzag(v as u32, p.at(a, b, c, d) as u32) as u16;
+    let b0 = up[0] as i32;
+    out[0] = z(cur[0], b0, b0, b0, if w > 1 { up[1] as i32 } else { b0 });
+    if w == 1 {
+        return;
+    }
+    for x in 1..w - 1 {
+        out[x] = z(cur[x], cur[x - 1] as i32, up[x] as i32, up[x - 1] as i32, up[x + 1] as i32);
+    }
+    let b = up[w - 1] as i32;
+    out[w - 1] = z(cur[w - 1], cur[w - 2] as i32, b, up[w - 2] as i32, b);
+}
+
+/// Residuals of every row of a strip, and the token histogram of each bucket.
+fn residuals_and_histograms<P: Predict>(
+    p: P,
+    depth: Depth,
+    values: &[u16],
+    w: usize,
+    z: &mut [u16],
+) -> Box<[[u32; TOKENS]; BUCKETS]> {
     let mut hists = Box::new([[0u32; TOKENS]; BUCKETS]);
-    let identity: [u8; BUCKETS] = std::array::from_fn(|b| b as u8);
-    let mut buckets = vec![0u8; w];
-    for (y, row) in z.chunks_exact(w).enumerate() {
-        if y == 0 {
-            buckets.fill(FIRST_ROW_BUCKET);
-        } else {
-            context::row_groups(&z[(y - 1) * w..y * w], &identity, &mut buckets);
+    let mut buckets = vec![FIRST_ROW_BUCKET; w];
+    let first_up = vec![depth.half as u16; w];
+    residual_row(LeftPredict, depth, &values[..w], &first_up, &mut z[..w]);
+    for y in 1..values.len() / w {
+        let (done, rest) = z.split_at_mut(y * w);
+        residual_row(p, depth, &values[y * w..(y + 1) * w], &values[(y - 1) * w..y * w], &mut rest[..w]);
+        // The first row's buckets are all FIRST_ROW_BUCKET; later rows' come from the row above.
+        if y == 1 {
+            for &v in &done[..w] {
+                hists[FIRST_ROW_BUCKET as usize][token::split(v as u32).0 as usize] += 1;
+            }
         }
-        for (&b, &v) in buckets.iter().zip(row) {
+        context::row_buckets(&done[(y - 1) * w..], &mut buckets);
+        for (&b, &v) in buckets.iter().zip(&rest[..w]) {
             hists[b as usize][token::split(v as u32).0 as usize] += 1;
+        }
+    }
+    if values.len() == w {
+        for &v in &z[..w] {
+            hists[FIRST_ROW_BUCKET as usize][token::split(v as u32).0 as usize] += 1;
         }
     }
     hists
 }
 
-/// Estimated coded size in bits of `values` rows `rows` (each >= 1) with predictor `p`: entropy of
+/// Estimated coded size in bits of rows `rows` (each >= 1) of `values` with predictor `p`: entropy of
 /// the tokens per bucket plus the raw bits. Used to choose predictor and packing cheaply.
 pub fn estimate_bits(p: &Predictor, depth: Depth, values: &[u16], w: usize, rows: &[usize]) -> f64 {
+    with_predictor!(*p, depth.mask as i32, |p| estimate_with(p, depth, values, w, rows))
+}
+
+fn estimate_with<P: Predict>(p: P, depth: Depth, values: &[u16], w: usize, rows: &[usize]) -> f64 {
     let mut hists = Box::new([[0u32; TOKENS]; BUCKETS]);
-    let identity: [u8; BUCKETS] = std::array::from_fn(|b| b as u8);
     let (mut above, mut here, mut buckets) = (vec![0u16; w], vec![0u16; w], vec![0u8; w]);
+    let first_up = vec![depth.half as u16; w];
     let mut raw = 0u64;
     for &y in rows {
-        let up2 = if y >= 2 { Some(&values[(y - 2) * w..(y - 1) * w]) } else { None };
-        residual_row(p, depth, &values[(y - 1) * w..y * w], up2, &mut above);
-        residual_row(p, depth, &values[y * w..(y + 1) * w], Some(&values[(y - 1) * w..y * w]), &mut here);
-        context::row_groups(&above, &identity, &mut buckets);
+        let row = |r: usize| &values[r * w..(r + 1) * w];
+        if y >= 2 {
+            residual_row(p, depth, row(y - 1), row(y - 2), &mut above);
+        } else {
+            residual_row(LeftPredict, depth, row(0), &first_up, &mut above);
+        }
+        residual_row(p, depth, row(y), row(y - 1), &mut here);
+        context::row_buckets(&above, &mut buckets);
         for (&b, &z) in buckets.iter().zip(&here) {
             let (t, nraw, _) = token::split(z as u32);
             hists[b as usize][t as usize] += 1;
@@ -147,13 +178,10 @@ fn choose_predictor(values: &[u16], w: usize, rows: usize, depth: Depth) -> Pred
 
 /// Encodes one strip of coded values (`rows` x `w`).
 pub fn encode_strip(values: &[u16], w: usize, rows: usize, depth: Depth, predictor: Option<Predictor>) -> Vec<u8> {
+    debug_assert_eq!(values.len(), w * rows);
     let predictor = predictor.unwrap_or_else(|| choose_predictor(values, w, rows, depth));
     let mut z = vec![0u16; values.len()];
-    for y in 0..rows {
-        let up = if y > 0 { Some(&values[(y - 1) * w..y * w]) } else { None };
-        residual_row(&predictor, depth, &values[y * w..(y + 1) * w], up, &mut z[y * w..(y + 1) * w]);
-    }
-    let hists = bucket_histograms(&z, w);
+    let hists = with_predictor!(predictor, depth.mask as i32, |p| residuals_and_histograms(p, depth, values, w, &mut z));
     let (map, group_hists) = context::merge(&hists);
     let freqs: Vec<Vec<u32>> = group_hists.iter().map(|h| tans::normalize(h)).collect();
     let tables: Vec<EncodeTable> = freqs.iter().map(|f| EncodeTable::new(f)).collect();
@@ -184,97 +212,71 @@ pub fn encode_strip(values: &[u16], w: usize, rows: usize, depth: Depth, predict
 
 /// Reads `k` (<= 32) bits starting at bit `pos` of `data` (LSB-first); bits past the end read as 0.
 #[inline(always)]
-fn bits_at(data: &[u8], pos: usize, k: u32) -> u32 {
-    let byte = pos >> 3;
-    let window = match data.get(byte..byte + 8) {
-        Some(b) => u64::from_le_bytes([b[0], b[1], b[2], b[3], b[4], b[5], b[6], b[7]]),
-        None => {
-            let mut b = [0u8; 8];
-            let tail = data.get(byte..).unwrap_or(&[]);
-            b[..tail.len()].copy_from_slice(tail);
-            u64::from_le_bytes(b)
-        }
-    };
-    ((window >> (pos & 7)) & ((1u64 << k) - 1)) as u32
+fn bits_at_padded(data: &[u8], pos: usize, k: usize) -> u32 {
+    let mut b = [0u8; 8];
+    let tail = data.get(pos >> 3..).unwrap_or(&[]);
+    let n = tail.len().min(8);
+    b[..n].copy_from_slice(&tail[..n]);
+    ((u64::from_le_bytes(b) >> (pos & 7)) & ((1u64 << k) - 1)) as u32
 }
 
-/// The decoder's running state for one strip.
-struct Lanes<'a> {
-    payload: &'a [u8],
-    /// Bits not yet consumed: the next field ends just below this bit.
-    pos: usize,
-    states: [u32; LANES],
-}
-
-impl Lanes<'_> {
-    /// Decodes the residual of one pixel with decode table `table`, lane `lane`.
-    #[inline(always)]
-    fn next(&mut self, table: &DecodeTable, lane: usize) -> Result<u32> {
-        let e = table[self.states[lane] as usize & (L - 1)];
-        let k = e.state_bits as u32 + e.raw_bits as u32;
-        if k as usize > self.pos {
+/// Decodes one pixel's field with entry `e`: moves `pos` down, updates the lane state `s` and
+/// returns the zigzagged residual. CHECKED guards against running out of data (slow rows only);
+/// unchecked rows were proven at row start to have enough bits and whole 8-byte windows.
+#[inline(always)]
+fn take<const CHECKED: bool>(data: &[u8], pos: &mut usize, s: &mut u32, e: DecodeEntry) -> Result<u32> {
+    let k = e.state_bits as usize + e.raw_bits as usize;
+    let field = if CHECKED {
+        if k > *pos {
             return corrupt("strip payload ended before its last pixel");
         }
-        self.pos -= k as usize;
-        let field = bits_at(self.payload, self.pos, k);
-        self.states[lane] = e.state_base as u32 + (field >> e.raw_bits);
-        Ok(e.z_base as u32 + (field & ((1 << e.raw_bits) - 1)))
-    }
+        *pos -= k;
+        bits_at_padded(data, *pos, k)
+    } else {
+        *pos -= k;
+        let byte = *pos >> 3;
+        let window = u64::from_le_bytes(data[byte..byte + 8].try_into().unwrap_or([0; 8]));
+        ((window >> (*pos & 7)) as u32) & ((1u32 << k) - 1)
+    };
+    *s = e.state_base as u32 + (field >> e.raw_bits);
+    Ok(e.z_base as u32 + (field & ((1u32 << e.raw_bits) - 1)))
 }
 
-/// Decodes one strip into `out` (`rows` x `w` coded values), then maps each value through `finish`.
-pub fn decode_strip(data: &[u8], w: usize, rows: usize, depth: Depth, out: &mut [u16], finish: &dyn Fn(&mut [u16])) -> Result<()> {
-    let (header, header_len) = StripHeader::parse(data)?;
-    let tables: Vec<Box<DecodeTable>> = header.freqs.iter().map(|f| tans::decode_table(f)).collect();
-    let mut reader = BackwardReader::new(&data[header_len..])?;
-    let mut states = [0u32; LANES];
-    for s in states.iter_mut() {
-        *s = reader.read(PREC)?;
-    }
-    let mut lanes = Lanes { payload: &data[header_len..], pos: reader.remaining(), states };
-    let mut z_above = vec![0u16; w];
-    let mut groups = vec![0u8; w];
-    let max = depth.mask as i32;
-    for y in 0..rows {
-        let (done, rest) = out.split_at_mut(y * w);
-        let cur = &mut rest[..w];
-        if y == 0 {
-            let table = &tables[header.map[FIRST_ROW_BUCKET as usize] as usize];
-            let mut left = depth.half;
-            for x in 0..w {
-                let z = lanes.next(table, x % LANES)?;
-                left = depth.unzigzag(z, left);
-                cur[x] = left as u16;
-                z_above[x] = z as u16;
-            }
-            continue;
-        }
-        context::row_groups(&z_above, &header.map, &mut groups);
-        let up = &done[(y - 1) * w..];
-        match header.predictor {
-            Predictor::Med => decode_row_med(&mut lanes, &tables, &groups, depth, cur, up, &mut z_above)?,
-            p => {
-                for x in 0..w {
-                    let z = lanes.next(&tables[groups[x] as usize], x % LANES)?;
-                    cur[x] = depth.unzigzag(z, predict_at(&p, cur, up, x, max)) as u16;
-                    z_above[x] = z as u16;
-                }
-            }
-        }
-        finish(&mut done[(y - 1) * w..]);
-    }
-    finish(&mut out[(rows - 1) * w..rows * w]);
-    if lanes.pos != 0 || lanes.states != [0; LANES] {
-        return corrupt("strip payload does not end where its last pixel does");
-    }
-    Ok(())
-}
-
-/// The hot loop for MED rows: branch-free apart from the end-of-data check.
+/// Decodes pixel x from its neighbours n = [a, b, c, d] with lane state s[0], then rotates the
+/// lanes so the next pixel's lane is s[0] (after inlining, the rotation is register renaming).
 #[inline(always)]
-fn decode_row_med(
-    lanes: &mut Lanes<'_>,
-    tables: &[Box<DecodeTable>],
+#[allow(clippy::too_many_arguments)]
+fn decode_pixel<P: Predict, const CHECKED: bool>(
+    p: &P,
+    data: &[u8],
+    pos: &mut usize,
+    s: &mut [u32; LANES],
+    tables: &[DecodeTable; MAX_GROUPS],
+    groups: &[u8],
+    depth: Depth,
+    cur: &mut [u16],
+    z_above: &mut [u16],
+    x: usize,
+    n: [i32; 4],
+) -> Result<i32> {
+    let e = tables[(groups[x] as usize) & (MAX_GROUPS - 1)][s[0] as usize & (L - 1)];
+    let z = take::<CHECKED>(data, pos, &mut s[0], e)?;
+    let v = depth.unzigzag(z, p.at(n[0], n[1], n[2], n[3]) as u32);
+    cur[x] = v as u16;
+    z_above[x] = z as u16;
+    *s = [s[1], s[2], s[3], s[0]];
+    Ok(v as i32)
+}
+
+/// Decodes one row. The four lane states rotate so the current pixel's lane is always `s[0]`.
+#[inline(always)]
+#[allow(clippy::too_many_arguments)]
+fn decode_row<P: Predict, const CHECKED: bool>(
+    p: P,
+    data: &[u8],
+    pos: &mut usize,
+    states: &mut [u32; LANES],
+    tables: &[DecodeTable; MAX_GROUPS],
     groups: &[u8],
     depth: Depth,
     cur: &mut [u16],
@@ -282,16 +284,80 @@ fn decode_row_med(
     z_above: &mut [u16],
 ) -> Result<()> {
     let w = cur.len();
-    let mut a = up[0] as i32;
-    let mut c = up[0] as i32;
-    for x in 0..w {
-        let b = up[x] as i32;
-        let z = lanes.next(&tables[groups[x] as usize], x % LANES)?;
-        let v = depth.unzigzag(z, predict::med(a, b, c) as u32);
-        cur[x] = v as u16;
-        z_above[x] = z as u16;
-        a = v as i32;
-        c = b;
+    let (cur, groups, z_above, up) = (&mut cur[..w], &groups[..w], &mut z_above[..w], &up[..w]);
+    let mut s = *states;
+    let b0 = up[0] as i32;
+    let d0 = if w > 1 { up[1] as i32 } else { b0 };
+    let mut a = decode_pixel::<P, CHECKED>(&p, data, pos, &mut s, tables, groups, depth, cur, z_above, 0, [b0, b0, b0, d0])?;
+    if w > 1 {
+        for x in 1..w - 1 {
+            let n = [a, up[x] as i32, up[x - 1] as i32, up[x + 1] as i32];
+            a = decode_pixel::<P, CHECKED>(&p, data, pos, &mut s, tables, groups, depth, cur, z_above, x, n)?;
+        }
+        let b = up[w - 1] as i32;
+        let n = [a, b, up[w - 2] as i32, b];
+        decode_pixel::<P, CHECKED>(&p, data, pos, &mut s, tables, groups, depth, cur, z_above, w - 1, n)?;
+    }
+    // After w pixels s[0] holds lane (w & 3): rotate back.
+    for (i, v) in s.iter().enumerate() {
+        states[(i + w) & 3] = *v;
+    }
+    Ok(())
+}
+
+/// Chooses the checked or unchecked row loop: unchecked only when even the longest fields leave the
+/// position above zero and every 8-byte window lies inside the payload.
+#[allow(clippy::too_many_arguments)]
+fn decode_row_any<P: Predict>(
+    p: P,
+    data: &[u8],
+    pos: &mut usize,
+    states: &mut [u32; LANES],
+    tables: &[DecodeTable; MAX_GROUPS],
+    groups: &[u8],
+    depth: Depth,
+    cur: &mut [u16],
+    up: &[u16],
+    z_above: &mut [u16],
+) -> Result<()> {
+    if *pos >= MAX_FIELD_BITS * cur.len() && (*pos >> 3) + 8 <= data.len() {
+        decode_row::<P, false>(p, data, pos, states, tables, groups, depth, cur, up, z_above)
+    } else {
+        decode_row::<P, true>(p, data, pos, states, tables, groups, depth, cur, up, z_above)
+    }
+}
+
+/// Decodes one strip into `out` (`rows` x `w` coded values), then maps each row through `finish`.
+pub fn decode_strip(data: &[u8], w: usize, rows: usize, depth: Depth, out: &mut [u16], finish: &dyn Fn(&mut [u16])) -> Result<()> {
+    let (header, header_len) = StripHeader::parse(data)?;
+    let mut tables: Box<[DecodeTable; MAX_GROUPS]> =
+        vec![[DecodeEntry::default(); L]; MAX_GROUPS].into_boxed_slice().try_into().unwrap_or_else(|_| unreachable!());
+    for (table, freq) in tables.iter_mut().zip(&header.freqs) {
+        *table = *tans::decode_table(freq);
+    }
+    let payload = &data[header_len..];
+    let mut reader = BackwardReader::new(payload)?;
+    let mut states = [0u32; LANES];
+    for s in states.iter_mut() {
+        *s = reader.read(PREC)?;
+    }
+    let mut pos = reader.remaining();
+    let mut z_above = vec![0u16; w];
+    let mut groups = vec![header.map[FIRST_ROW_BUCKET as usize]; w];
+    let first_up = vec![depth.half as u16; w];
+    decode_row_any(LeftPredict, payload, &mut pos, &mut states, &tables, &groups, depth, &mut out[..w], &first_up, &mut z_above)?;
+    with_predictor!(header.predictor, depth.mask as i32, |p| {
+        for y in 1..rows {
+            context::row_groups(&z_above, &header.map, &mut groups);
+            let (done, rest) = out.split_at_mut(y * w);
+            let up = &done[(y - 1) * w..];
+            decode_row_any(p, payload, &mut pos, &mut states, &tables, &groups, depth, &mut rest[..w], up, &mut z_above)?;
+            finish(&mut done[(y - 1) * w..]);
+        }
+    });
+    finish(&mut out[(rows - 1) * w..rows * w]);
+    if pos != 0 || states != [0; LANES] {
+        return corrupt("strip payload does not end where its last pixel does");
     }
     Ok(())
 }

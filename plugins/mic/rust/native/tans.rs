@@ -116,54 +116,54 @@ pub fn decode_table(freq: &[u32]) -> Box<DecodeTable> {
     table
 }
 
+/// Per-token constants of the encoder: a state x emits `k - (x < threshold)` bits.
+#[derive(Clone, Copy, Default)]
+struct TokenCode {
+    threshold: u32,
+    k: u32,
+    /// Index of the token's first state in `states`, minus its frequency.
+    offset: i32,
+}
+
 /// The encoder's inverse of one decode table.
 pub struct EncodeTable {
-    freq: [u32; token::TOKENS],
-    start: [u32; token::TOKENS],
+    codes: [TokenCode; token::TOKENS],
     /// For token t and `x >> nb` = n (freq[t] <= n < 2 freq[t]): the state in [L, 2L) decoding to (t, n).
     states: Vec<u16>,
 }
 
 impl EncodeTable {
     pub fn new(freq: &[u32]) -> Self {
-        let mut f = [0u32; token::TOKENS];
-        f[..freq.len()].copy_from_slice(freq);
+        let mut codes = [TokenCode::default(); token::TOKENS];
         let mut start = [0u32; token::TOKENS];
         let mut acc = 0;
-        for t in 0..token::TOKENS {
+        for (t, &f) in freq.iter().enumerate() {
             start[t] = acc;
-            acc += f[t];
+            acc += f;
+            if f > 0 {
+                let k = PREC - (31 - f.leading_zeros());
+                codes[t] = TokenCode { threshold: f << k, k, offset: acc as i32 - 2 * f as i32 };
+            }
         }
         let mut states = vec![0u16; L];
-        let mut next = f;
+        let mut next = freq.to_vec();
         for (slot, &symbol) in spread(freq).iter().enumerate() {
             let s = symbol as usize;
-            states[(start[s] + next[s] - f[s]) as usize] = (slot + L) as u16;
+            states[(start[s] + next[s] - freq[s]) as usize] = (slot + L) as u16;
             next[s] += 1;
         }
-        EncodeTable { freq: f, start, states }
+        EncodeTable { codes, states }
     }
 
     /// Encodes `token` from state `x` (in [L, 2L)); returns the state bits to emit and their count.
+    /// The token must have a frequency (it was counted when the table was built).
     #[inline(always)]
     pub fn encode(&self, token: u32, x: &mut u32) -> (u32, u32) {
-        let f = self.freq[token as usize];
-        debug_assert!(f > 0, "token {token} has no frequency");
-        let k = PREC - (31 - f.leading_zeros());
-        let nb = if *x >= f << k { k } else { k - 1 };
+        let code = self.codes[token as usize & (token::TOKENS - 1)];
+        let nb = code.k - (*x < code.threshold) as u32;
         let bits = *x & ((1 << nb) - 1);
-        *x = self.states[(self.start[token as usize] + (*x >> nb) - f) as usize] as u32;
+        *x = self.states[(((*x >> nb) as i32 + code.offset) as usize) & (L - 1)] as u32;
         (bits, nb)
-    }
-
-    /// Cost in bits of coding `counts` with this table's frequencies (state bits only).
-    pub fn cost_bits(freq: &[u32], counts: &[u32]) -> f64 {
-        counts
-            .iter()
-            .zip(freq)
-            .filter(|(&c, _)| c > 0)
-            .map(|(&c, &f)| c as f64 * (L as f64 / f as f64).log2())
-            .sum()
     }
 }
 
