@@ -456,8 +456,12 @@ def run(tasks: Sequence[FileTask], settings: BatchSettings, jobs: int = 1,
 
     if jobs <= 1 or len(tasks) <= 1:
         init_worker(settings)
-        for task in tasks:
-            done(process_file(task))
+        try:
+            for task in tasks:
+                done(process_file(task))
+        finally:
+            if _Worker.audit is not None:
+                _Worker.audit.close()
         return results
 
     import multiprocessing

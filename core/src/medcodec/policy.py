@@ -409,9 +409,18 @@ def decide(ds: Dataset, request: CompressionRequest, policy: Policy | None = Non
 
     if request.codec:
         spec = index.get(request.codec)  # UnknownCodecError lists the names
-        candidates = [(spec, dict(request.options))]
+        options = dict(request.options)
+        # No options given: the codec's entry in the request's profile sets its quality (--codec jpeg2000
+        # --profile viewing encodes at viewing quality). Given options replace the entry's, never mix with
+        # them: two rate options for one codec contradict each other.
+        profile = policy.profiles.get(request.profile)
+        entry = next((e for e in profile.codecs if e.codec == spec.name), None) if profile else None
+        if not options and entry is not None:
+            options = codec_options(entry, ds)
+        candidates = [(spec, options)]
         rule_name, lossy_requested = "explicit", not spec.lossless
-        trace.add("explicit codec", f"'{spec.name}' requested ({'lossless' if spec.lossless else 'lossy'})")
+        trace.add("explicit codec", f"'{spec.name}' requested ({'lossless' if spec.lossless else 'lossy'})"
+                  + (f"; options from profile '{request.profile}'" if not request.options and entry else ""))
     else:
         profile = policy.profiles.get(request.profile)
         if profile is None:
