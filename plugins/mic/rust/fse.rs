@@ -543,35 +543,40 @@ pub fn encode(words: &[u16], n_states: usize) -> Result<Vec<u8>> {
     write_ncount(&norm, table.table_log, &mut out);
 
     let mut w = LsbWriter::new(out);
+    match n_states {
+        1 => encode_states::<1>(words, &table, &mut w),
+        2 => encode_states::<2>(words, &table, &mut w),
+        _ => encode_states::<4>(words, &table, &mut w),
+    }
+    Ok(w.finish_with_end_mark())
+}
+
+/// Encodes symbol i with state i mod K, walking backwards so the decoder reads forwards, then
+/// writes the final states last-first (the decoder reads state 0 first). `K` is a constant so the
+/// states stay in registers and the K dependency chains interleave.
+fn encode_states<const K: usize>(words: &[u16], table: &EncodeTable, w: &mut LsbWriter) {
     let tl = table.table_log;
-    let mut states = [1u32 << tl; 4];
-    let tt = &table.transforms;
-    let st = &table.state_table;
-    // Walk backwards so the decoder reads forwards; each symbol's bits come from its own state.
-    let encode_one = |state: &mut u32, symbol: u16, w: &mut LsbWriter| {
+    let (tt, st) = (&table.transforms[..], &table.state_table[..]);
+    let mut states = [1u32 << tl; K];
+    #[inline(always)]
+    fn encode_one(state: &mut u32, symbol: u16, tt: &[(i32, u32)], st: &[u32], w: &mut LsbWriter) {
         let (find_state, nb_bits_delta) = tt[symbol as usize];
         let nb_bits_out = state.wrapping_add(nb_bits_delta) >> 16;
         w.put(*state, nb_bits_out);
-        let dst = ((*state >> nb_bits_out) as i32 + find_state) as usize;
-        *state = st[dst];
-    };
-    match n_states {
-        1 => {
-            for &s in words.iter().rev() {
-                encode_one(&mut states[0], s, &mut w);
-            }
-        }
-        _ => {
-            for i in (0..words.len()).rev() {
-                encode_one(&mut states[i % n_states], words[i], &mut w);
-            }
+        *state = st[((*state >> nb_bits_out) as i32 + find_state) as usize];
+    }
+    let whole = words.len() - words.len() % K;
+    for j in (whole..words.len()).rev() {
+        encode_one(&mut states[j % K], words[j], tt, st, w);
+    }
+    for chunk in words[..whole].chunks_exact(K).rev() {
+        for k in (0..K).rev() {
+            encode_one(&mut states[k], chunk[k], tt, st, w);
         }
     }
-    // Final states, last state first, so the decoder reads state A first.
-    for s in (0..n_states).rev() {
-        w.put(states[s], tl);
+    for k in (0..K).rev() {
+        w.put(states[k], tl);
     }
-    Ok(w.finish_with_end_mark())
 }
 
 #[derive(Clone, Copy, Default)]
