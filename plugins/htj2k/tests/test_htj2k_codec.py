@@ -16,13 +16,13 @@ SYNTAX_SETTINGS = {
 }
 
 
-def _frames(ds) -> list[np.ndarray]:  # noqa: ANN001 - pydicom Dataset
+def _frames(ds) -> list[np.ndarray]:
     arr = ds.pixel_array
     return list(arr) if int(ds.get("NumberOfFrames", 1) or 1) > 1 else [arr]
 
 
 @pytest.mark.parametrize("syntax", SYNTAX_SETTINGS)
-def test_lossless_frames_decode_bit_exactly_in_openjph_and_openjpeg(real_dataset, image_key: str,  # noqa: ANN001
+def test_lossless_frames_decode_bit_exactly_in_openjph_and_openjpeg(real_dataset, image_key: str,
                                                                     syntax: str) -> None:
     """Every lossless codestream we write meets its syntax's rules and decodes bit-exactly in OpenJPEG too."""
     settings, rpcl = SYNTAX_SETTINGS[syntax]
@@ -44,7 +44,7 @@ def test_decompositions_reach_a_64_pixel_lowest_resolution() -> None:
 
 
 @pytest.mark.parametrize("max_error", [1, 2, 5, 20])
-def test_max_error_target_is_never_exceeded_and_is_lossy(real_dataset, max_error: int) -> None:  # noqa: ANN001
+def test_max_error_target_is_never_exceeded_and_is_lossy(real_dataset, max_error: int) -> None:
     arr = real_dataset("mr12_unsigned_dirty_high_bits").pixel_array
     result = codec.encode_to_target(arr, LossyTarget(max_error=max_error), native_bytes=arr.nbytes)
     decoded = codec.decode(result.stream).astype(np.int64)
@@ -53,7 +53,7 @@ def test_max_error_target_is_never_exceeded_and_is_lossy(real_dataset, max_error
     assert len(result.stream) < len(codec.encode(arr, EncodeSettings()))
 
 
-def test_psnr_and_ratio_targets(real_dataset) -> None:  # noqa: ANN001
+def test_psnr_and_ratio_targets(real_dataset) -> None:
     arr = real_dataset("ct16_signed").pixel_array
     by_psnr = codec.encode_to_target(arr, LossyTarget(psnr=55), native_bytes=arr.nbytes)
     achieved = psnr(arr, codec.decode(by_psnr.stream))
@@ -70,7 +70,7 @@ def test_psnr_and_ratio_targets(real_dataset) -> None:  # noqa: ANN001
     assert arr.nbytes / len(finer) < 12
 
 
-def test_quality_target_out_of_lossy_reach_falls_back_to_lossless(real_dataset) -> None:  # noqa: ANN001
+def test_quality_target_out_of_lossy_reach_falls_back_to_lossless(real_dataset) -> None:
     arr = real_dataset("ct16_signed").pixel_array
     result = codec.encode_to_target(arr, LossyTarget(psnr=200), native_bytes=arr.nbytes)
     assert result.reversible and codestream.parse(result.stream).reversible
@@ -83,7 +83,7 @@ def test_ratio_reached_losslessly_stays_lossless() -> None:
     assert result.reversible
 
 
-def test_qstep_is_converted_from_stored_units(real_dataset) -> None:  # noqa: ANN001
+def test_qstep_is_converted_from_stored_units(real_dataset) -> None:
     """OpenJPH's step is relative to the declared 16-bit depth: a step of 4 stored units must stay small on
     12-bit data (passed raw, 4 would quantise by 4 * 65536)."""
     arr = real_dataset("mr12_unsigned_dirty_high_bits").pixel_array
@@ -93,7 +93,7 @@ def test_qstep_is_converted_from_stored_units(real_dataset) -> None:  # noqa: AN
 
 
 @pytest.mark.parametrize("max_size", [32, 64, 128])
-def test_thumbnail_comes_from_the_lowest_resolutions(real_dataset, max_size: int) -> None:  # noqa: ANN001
+def test_thumbnail_comes_from_the_lowest_resolutions(real_dataset, max_size: int) -> None:
     arr = real_dataset("ct16_signed").pixel_array.astype(np.int16)
     stream = codec.encode(arr, EncodeSettings())
     info = codestream.parse(stream)
@@ -107,7 +107,7 @@ def test_thumbnail_comes_from_the_lowest_resolutions(real_dataset, max_size: int
     assert np.corrcoef(block_mean.ravel(), thumb.ravel().astype(float))[0, 1] > 0.9
 
 
-def test_thumbnail_of_colour_keeps_three_samples(real_dataset) -> None:  # noqa: ANN001
+def test_thumbnail_of_colour_keeps_three_samples(real_dataset) -> None:
     rgb = real_dataset("us_rgb8").pixel_array
     thumb = codec.thumbnail(codec.encode(rgb, EncodeSettings(colour_transform=True)), 64)
     assert thumb.shape == (30, 64, 3)  # 120x256 halved twice
@@ -126,7 +126,7 @@ def test_thumbnail_of_colour_keeps_three_samples(real_dataset) -> None:  # noqa:
     (lambda: codec.decode(b"\xff\x4f\xff\x51garbage"), "OpenJPH could not decode"),
     (lambda: codec.thumbnail(b"", 0), "at least 1 pixel"),
 ])
-def test_errors_say_what_is_wrong(call, message: str) -> None:  # noqa: ANN001
+def test_errors_say_what_is_wrong(call, message: str) -> None:
     with pytest.raises(Htj2kCodecError, match=message):
         call()
 

@@ -11,7 +11,7 @@ from medcodec_plugin_htj2k.codestream import CodestreamError
 
 
 @pytest.fixture(scope="module")
-def ct(real_dataset):  # noqa: ANN001, ANN201
+def ct(real_dataset):
     return real_dataset("ct16_signed").pixel_array
 
 
@@ -48,7 +48,7 @@ def test_rpcl_rules_catch_a_large_lowest_resolution_and_irreversible_wavelet(ct:
     assert "there is no TLM marker segment" in problems
 
 
-def test_colour_transform_flag(real_dataset) -> None:  # noqa: ANN001
+def test_colour_transform_flag(real_dataset) -> None:
     rgb = real_dataset("us_rgb8").pixel_array
     plain = codestream.parse(codec.encode(rgb, codec.EncodeSettings()))
     rct = codestream.parse(codec.encode(rgb, codec.EncodeSettings(colour_transform=True)))

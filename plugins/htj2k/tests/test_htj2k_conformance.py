@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+from typing import Any, ClassVar
+
 from medcodec.testing import CodecConformance
 
 
@@ -19,7 +22,7 @@ class TestHtj2kLossyConformance(CodecConformance):
     codec_name = "htj2k"
     lossless = False
     max_abs_error = 2
-    encode_options = {"htj2k_max_error": 2}
+    encode_options: ClassVar[Mapping[str, Any]] = {"htj2k_max_error": 2}
 
 
 class TestHtj2kReversibleConformance(CodecConformance):

@@ -15,7 +15,7 @@ from pydicom.pixels import iter_pixels
 
 
 @pytest.fixture
-def nm(real_dataset) -> pydicom.Dataset:  # noqa: ANN001
+def nm(real_dataset) -> pydicom.Dataset:
     medcodec.install()
     return real_dataset("nm16_13_frames")
 
@@ -26,7 +26,7 @@ def threads_seen(monkeypatch: pytest.MonkeyPatch) -> list[str]:
     for name in ("encode", "decode"):
         original = getattr(codec, name)
 
-        def spy(*args, _original=original, **kwargs):  # noqa: ANN001, ANN002, ANN003, ANN202
+        def spy(*args, _original=original, **kwargs):
             seen.append(threading.current_thread().name)
             return _original(*args, **kwargs)
 

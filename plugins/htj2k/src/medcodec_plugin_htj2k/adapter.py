@@ -2,7 +2,7 @@
 
 The medcodec core wires this module as ``medcodec.htj2k*`` into pydicom's Encoder and Decoder for .201, .202
 and .203 -- the decoder ahead of pydicom's own ``pylibjpeg`` (OpenJPEG) plugin, which stays as the fallback.
-numpy and imagecodecs are imported on first use only.
+imagecodecs is imported on first use (numpy is a dependency of pydicom's pixel handling anyway).
 
 Photometric Interpretation follows pydicom's rule for JPEG 2000: it is the value *after* encoding. RGB or
 YBR_FULL samples are coded as they are; YBR_RCT asks for the reversible colour transform (lossless), YBR_ICT
@@ -15,12 +15,13 @@ from collections.abc import Iterator
 from importlib.util import find_spec
 from typing import TYPE_CHECKING, Any
 
+import numpy as np
 from medcodec.errors import DecodeError, EncodeError
 
+from medcodec_plugin_htj2k import codec, codestream, readahead
 from medcodec_plugin_htj2k.plugin import HTJ2K, SPECS, HTJ2KLosslessRPCL
 
 if TYPE_CHECKING:
-    import numpy as np
     from pydicom.pixels.decoders.base import DecodeRunner
     from pydicom.pixels.encoders.base import EncodeRunner
 
@@ -46,8 +47,6 @@ def encode_frame(src: bytes, runner: EncodeRunner) -> bytes:
 
     The next frames of a multi-frame source are encoded ahead on the other cores (see ``readahead``).
     """
-    from medcodec_plugin_htj2k import readahead
-
     return readahead.code_frame(runner, src, lambda frame: encode_one(frame, runner),
                                 lambda: _raw_frames(runner))
 
@@ -60,7 +59,6 @@ def _raw_frames(runner: Any) -> Iterator[bytes] | None:
 
 def encode_one(src: bytes, runner: Any) -> bytes:
     """Encode one frame with the runner's settings (thread-safe: the runner is only read)."""
-    from medcodec_plugin_htj2k import codec
 
     uid = str(runner.transfer_syntax)
     name = _NAMES[uid]
@@ -81,10 +79,7 @@ def encode_one(src: bytes, runner: Any) -> bytes:
 
 def frame_array(src: bytes, runner: Any) -> np.ndarray:
     """The frame as (rows, columns[, samples]) in the container OpenJPH will declare, values in range."""
-    import numpy as np
-
     from medcodec.adapters.frames import samples as sample_values
-    from medcodec_plugin_htj2k import codec
 
     bits, signed = int(runner.bits_stored), int(runner.pixel_representation) == 1
     dtype = codec.container_dtype(bits, signed)
@@ -96,7 +91,7 @@ def frame_array(src: bytes, runner: Any) -> np.ndarray:
     arr = np.frombuffer(src, dtype=dtype)
     if bits % 8:  # unused high bits may hold overlays or garbage: keep only the stored value
         lo, hi = (-(1 << (bits - 1)), (1 << (bits - 1)) - 1) if signed else (0, (1 << bits) - 1)
-        if arr.size and (int(arr.max()) > hi or int(arr.min()) < lo):
+        if arr.size and (int(arr.max()) > hi or (signed and int(arr.min()) < lo)):
             arr = sample_values(src, bits, signed).astype(dtype)
     if spp == 1:
         return arr.reshape(rows, columns)
@@ -107,7 +102,6 @@ def frame_array(src: bytes, runner: Any) -> np.ndarray:
 
 def encode_plan(uid: str, runner: Any, arr: np.ndarray) -> tuple[EncodeSettings, LossyTarget | None, float | None]:
     """Settings for this syntax and these options, plus the lossy target or fixed step (None: reversible)."""
-    from medcodec_plugin_htj2k import codec, codestream
 
     options = {key: runner.get_option(key, None) for key in (*LOSSY_OPTIONS, "htj2k_reversible",
                                                                "htj2k_decompositions")}
@@ -159,8 +153,6 @@ def decode_frame(src: bytes, runner: DecodeRunner) -> bytearray:
 
     The next frames of a multi-frame dataset are decoded ahead on the other cores (see ``readahead``).
     """
-    from medcodec_plugin_htj2k import readahead
-
     uid = str(runner.transfer_syntax)
     buffer, info = readahead.code_frame(runner, src, lambda frame: decode_one(frame, uid),
                                         lambda: _encoded_frames(runner))
@@ -184,7 +176,6 @@ def _encoded_frames(runner: Any) -> Iterator[bytes] | None:
 
 def decode_one(src: bytes, uid: str) -> tuple[bytearray, Any]:
     """Check and decode one codestream (thread-safe); returns the frame's bytes and its header facts."""
-    from medcodec_plugin_htj2k import codec, codestream
 
     try:
         info = codestream.parse(src)
@@ -197,9 +188,6 @@ def decode_one(src: bytes, uid: str) -> tuple[bytearray, Any]:
 
 def decode_into_buffer(src: bytes | bytearray, info: Any) -> tuple[bytearray, np.ndarray]:
     """Decode straight into a bytearray (what pydicom wants back), without an extra copy of the frame."""
-    import numpy as np
-
-    from medcodec_plugin_htj2k import codec
 
     first = info.components[0]
     if any(c.dx != 1 or c.dy != 1 for c in info.components):

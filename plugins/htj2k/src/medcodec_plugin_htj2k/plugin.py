@@ -33,14 +33,14 @@ LOSSY_OPTIONS = {
     "htj2k_reversible": "True: reversible 5-3 wavelet, lossless (the default when no target is given)",
 }
 
-_COMMON = dict(
-    adapter=ADAPTER,
-    distribution=DISTRIBUTION,
-    bits_stored=BITS_STORED,
-    samples_per_pixel=(1, 3),
-    signed=True,
-    prefer=True,  # OpenJPH decodes HT about twice as fast as OpenJPEG, pydicom's default
-)
+_COMMON = {
+    "adapter": ADAPTER,
+    "distribution": DISTRIBUTION,
+    "bits_stored": BITS_STORED,
+    "samples_per_pixel": (1, 3),
+    "signed": True,
+    "prefer": True,  # OpenJPH decodes HT about twice as fast as OpenJPEG, pydicom's default
+}
 
 SPECS = (
     medcodec.CodecSpec(
