@@ -204,6 +204,10 @@ def _encode_and_verify(
     plugin = spec.label if primary else ""
     if int(ds.get("SamplesPerPixel", 1)) > 1:
         ds.PlanarConfiguration = 0  # pixel_array (the source we pass) is always colour-by-pixel
+        if spec.colour_photometric and ds.PhotometricInterpretation == "RGB":
+            # e.g. JPEG 2000: DICOM wants YBR_RCT/YBR_ICT, and the codec then applies its colour transform
+            # (half the size on US1_UNCR); decoders return RGB again.
+            ds.PhotometricInterpretation = spec.colour_photometric
     try:
         ds.compress(uid, original, encoding_plugin=plugin, generate_instance_uid=False, **options)
     except (ValueError, RuntimeError) as exc:  # pydicom's profile checks and its plugin-failure summary

@@ -72,6 +72,8 @@ class CodecSpec:
     :param uid_name: human readable name of a private UID.
     :param options: documented encoding options, name -> one-line description.
     :param default_options: options used when the caller gives none (a lossy codec's default quality).
+    :param colour_photometric: PhotometricInterpretation to declare for RGB input when the codec applies its own
+        reversible/irreversible colour transform (JPEG 2000 family: ``YBR_RCT`` / ``YBR_ICT``, as DICOM requires).
     """
 
     name: str
@@ -92,6 +94,7 @@ class CodecSpec:
     uid_name: str = ""
     options: Mapping[str, str] = field(default_factory=dict)
     default_options: Mapping[str, Any] = field(default_factory=dict)
+    colour_photometric: str | None = None
 
     def __post_init__(self) -> None:
         if not self.name or self.name != self.name.lower() or not self.name.replace("_", "").isalnum():

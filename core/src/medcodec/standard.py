@@ -17,10 +17,11 @@ _J2K_BITS = tuple(range(1, 17))
 STANDARD_CODECS = (
     CodecSpec("jpeg2000_lossless", "1.2.840.10008.1.2.4.90", True, "medcodec.adapters.jpeg2000", DIST,
               "JPEG 2000 lossless (ISO 15444-1, reversible 5/3), OpenJPEG via pylibjpeg-openjpeg",
-              bits_stored=_J2K_BITS, decoder=False),
+              bits_stored=_J2K_BITS, decoder=False, colour_photometric="YBR_RCT"),
     CodecSpec("jpeg2000", "1.2.840.10008.1.2.4.91", False, "medcodec.adapters.jpeg2000", DIST,
               "JPEG 2000 lossy (irreversible 9/7), OpenJPEG via pylibjpeg-openjpeg",
               bits_stored=_J2K_BITS, lossy_method="ISO_15444_1", default_options={"j2k_psnr": [60]}, decoder=False,
+              colour_photometric="YBR_ICT",
               options={"j2k_cr": "list of compression ratios per quality layer",
                        "j2k_psnr": "list of PSNR targets per quality layer (dB)"}),
     CodecSpec("jpeg_ls_lossless", "1.2.840.10008.1.2.4.80", True, "medcodec.adapters.jpeg_ls", DIST,

@@ -76,8 +76,9 @@ def gateway(listen: str, ae_title: str, forward: str | None, policy_file: Path |
     try:
         done.wait()
     finally:
+        status = gw.status()
         gw.stop()
-        click.echo(json.dumps(gw.status()), err=True)
+        click.echo(json.dumps(status), err=True)
 
 
 def _load_policy(path: Path, profile: str) -> str:

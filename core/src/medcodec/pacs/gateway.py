@@ -104,8 +104,8 @@ class Gateway:
         from medcodec import list_codecs
         from medcodec._pydicom import transfer_syntax
 
-        syntaxes = list(dict.fromkeys([*ALL_TRANSFER_SYNTAXES,
-                                       *(str(transfer_syntax(s.transfer_syntax)) for s in list_codecs())]))
+        syntaxes = acceptor_preference([*ALL_TRANSFER_SYNTAXES,
+                                        *(str(transfer_syntax(s.transfer_syntax)) for s in list_codecs())])
         ae = AE(ae_title=self.config.ae_title)
         ae.maximum_associations = 32
         ae.acse_timeout = ae.dimse_timeout = ae.network_timeout = 60
@@ -293,8 +293,32 @@ class Gateway:
         return SUCCESS, None
 
     def status(self) -> dict[str, Any]:
+        """Counters (call before :meth:`stop` for the forwarded count)."""
         return {"received": self.received, "codec_failures": self.codec_failures,
                 "forwarded": self._worker.sent if self._worker else 0, "queue": self.queue.counts()}
+
+
+#: Lossless encapsulated syntaxes besides those of lossless codecs (JPEG lossless processes 14, RLE, deflate).
+_LOSSLESS_COMPRESSED = {"1.2.840.10008.1.2.4.57", "1.2.840.10008.1.2.4.70", "1.2.840.10008.1.2.4.80",
+                        "1.2.840.10008.1.2.4.90", "1.2.840.10008.1.2.4.201", "1.2.840.10008.1.2.4.202",
+                        "1.2.840.10008.1.2.5", "1.2.840.10008.1.2.1.99", "1.2.840.10008.1.2.8.1"}
+_NATIVE = ("1.2.840.10008.1.2.1", "1.2.840.10008.1.2", "1.2.840.10008.1.2.2")
+
+
+def acceptor_preference(syntaxes: Sequence[str]) -> list[str]:
+    """Order the syntaxes this SCP accepts: lossless compressed, then native, then lossy.
+
+    pynetdicom (like Orthanc) accepts, per context, the first of *its own* syntaxes that the sender proposed.
+    Lossless compressed first means a sender holding a JPEG 2000 or RLE file never has to decompress it (DCMTK
+    storescu cannot); lossy syntaxes last means a sender holding native data is never asked to lose any.
+    """
+    from medcodec import list_codecs
+
+    lossless = _LOSSLESS_COMPRESSED | {s.transfer_syntax for s in list_codecs() if s.lossless}
+    unique = list(dict.fromkeys(str(s) for s in syntaxes))
+    first = [s for s in unique if s in lossless]
+    native = [s for s in _NATIVE if s in unique]
+    return first + native + [s for s in unique if s not in lossless and s not in _NATIVE]
 
 
 def _encode(ds: Dataset) -> bytes:
