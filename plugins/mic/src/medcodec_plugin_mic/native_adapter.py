@@ -1,0 +1,108 @@
+"""pydicom plugin module for MIC Native Lossless (pydicom 3's decoder/encoder plugin contract).
+
+Frames arrive as little-endian samples sized by BitsStored (1 byte for <= 8 bits, else 2) and are coded
+word for word, so decoding returns exactly those samples in the BitsAllocated container; pydicom then
+applies its usual sign correction for signed samples narrower than the container.
+
+Options (``ds.compress(MICNativeLossless, mic_native_threads=4)``): ``mic_native_threads`` (0 = all
+cores, the default; the bytes do not depend on it), ``mic_native_packing`` (None/True/False) and
+``mic_native_predictor`` ("auto" or "med").
+"""
+
+from __future__ import annotations
+
+from importlib.util import find_spec
+from typing import TYPE_CHECKING
+
+from medcodec_plugin_mic.plugin import MICNativeLossless
+
+if TYPE_CHECKING:
+    from pydicom.pixels.decoders.base import DecodeRunner
+    from pydicom.pixels.encoders.base import EncodeRunner
+
+CODEC_NAME = "mic_native"
+DECODER_DEPENDENCIES = {MICNativeLossless: ("numpy",)}
+ENCODER_DEPENDENCIES = {MICNativeLossless: ("numpy",)}
+
+
+def is_available(uid: str) -> bool:
+    return (
+        uid == MICNativeLossless
+        and find_spec("numpy") is not None
+        and find_spec("medcodec_plugin_mic._mic") is not None
+    )
+
+
+def _frame_index(runner: object) -> int | None:
+    index = getattr(runner, "index", None)
+    return index if isinstance(index, int) else None
+
+
+def _option(runner: object, name: str, default: object) -> object:
+    get = getattr(runner, "get_option", None)
+    return get(name, default) if get is not None else default
+
+
+def encode_frame(src: bytes, runner: EncodeRunner) -> bytes:
+    import numpy as np
+
+    from medcodec import EncodeError
+    from medcodec_plugin_mic import native
+
+    def fail(message: str) -> EncodeError:
+        return EncodeError(CODEC_NAME, MICNativeLossless, message, frame=_frame_index(runner))
+
+    if runner.samples_per_pixel != 1:
+        raise fail(
+            f"MIC Native codes one sample per pixel; SamplesPerPixel={runner.samples_per_pixel} "
+            "(colour) is not supported: convert to MONOCHROME or choose another codec"
+        )
+    bits_stored = int(runner.bits_stored)
+    if not 1 <= bits_stored <= 16:
+        raise fail(f"BitsStored={bits_stored} is outside the 1-16 bits MIC Native supports")
+    dtype = np.dtype(np.uint8) if bits_stored <= 8 else np.dtype("<u2")
+    rows, columns = int(runner.rows), int(runner.columns)
+    expected = rows * columns * dtype.itemsize
+    if len(src) != expected:
+        raise fail(f"frame holds {len(src)} bytes, expected {expected} for {rows}x{columns} samples")
+    image = np.frombuffer(src, dtype=dtype).reshape(rows, columns)
+    try:
+        return native.encode(
+            image,
+            bits_stored=bits_stored,
+            signed=int(runner.pixel_representation) == 1,
+            packing=_option(runner, "mic_native_packing", None),  # type: ignore[arg-type]
+            predictor=str(_option(runner, "mic_native_predictor", "auto")),
+            threads=int(_option(runner, "mic_native_threads", 0)),  # type: ignore[call-overload]
+        )
+    except native.NativeCodecError as exc:
+        raise fail(str(exc)) from exc
+
+
+def decode_frame(src: bytes, runner: DecodeRunner) -> bytes:
+    import numpy as np
+
+    from medcodec import DecodeError
+    from medcodec_plugin_mic import native
+
+    def fail(message: str) -> DecodeError:
+        return DecodeError(CODEC_NAME, MICNativeLossless, message, frame=_frame_index(runner))
+
+    rows, columns = int(runner.rows), int(runner.columns)
+    try:
+        image = native.decode(
+            bytes(src), width=columns, height=rows, threads=int(_option(runner, "mic_native_threads", 0))  # type: ignore[call-overload]
+        )
+    except native.NativeCodecError as exc:
+        raise fail(str(exc)) from exc
+    eight_bit = image.dtype.itemsize == 1
+    if eight_bit != (int(runner.bits_stored) <= 8):
+        raise fail(
+            f"frame was coded with {'1-byte' if eight_bit else '2-byte'} samples but the dataset says "
+            f"BitsStored={runner.bits_stored}"
+        )
+    container = {8: np.uint8, 16: np.dtype("<u2"), 32: np.dtype("<u4")}.get(int(runner.bits_allocated))
+    if container is None or (container is np.uint8 and not eight_bit):
+        raise fail(f"BitsAllocated={runner.bits_allocated} cannot hold this frame's samples")
+    words = image.view(np.uint8 if eight_bit else np.uint16)
+    return words.astype(container).tobytes()

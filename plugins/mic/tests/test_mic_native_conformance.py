@@ -1,0 +1,17 @@
+"""The core's conformance kit for MIC Native Lossless (discovery, adapter contract, round trips, golden frames)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from medcodec.testing import CodecConformance
+
+
+class TestMicNativeConformance(CodecConformance):
+    codec_name = "mic_native"
+    lossless = True
+    bits_stored = (8, 12, 16)
+    signed = (False, True)
+    samples_per_pixel = (1,)
+    encode_options = {}
+    golden_dir = Path(__file__).parent / "golden_native"
