@@ -31,8 +31,8 @@ def _logging(verbose: bool) -> None:
 @click.option("--listen", "listen", required=True, metavar="HOST:PORT", help="Address to listen on.")
 @click.option("--ae-title", default="MEDCODEC", show_default=True, help="This gateway's AE title.")
 @click.option("--forward", "forward", metavar="AE@HOST:PORT", help="Destination PACS.")
-@click.option("--policy", "policy_file", type=click.Path(exists=True, dir_okay=False, path_type=Path),
-              help="Compression policy file (see docs/user/policy.md).")
+@click.option("--policy", "policy_file", metavar="FILE|PRESET",
+              help="Compression policy TOML file or preset name (see docs/user/policy.md).")
 @click.option("--profile", default="diagnostic", show_default=True,
               help="Policy profile (diagnostic is lossless; MG is always lossless).")
 @click.option("--no-compress", is_flag=True, help="Forward what was received (still negotiated/transcoded).")
@@ -47,7 +47,7 @@ def _logging(verbose: bool) -> None:
 @click.option("--storage-commitment", is_flag=True,
               help="Keep forwarded instances until the destination confirms storage commitment.")
 @click.option("-v", "--verbose", is_flag=True, help="Log every instance (UIDs only).")
-def gateway(listen: str, ae_title: str, forward: str | None, policy_file: Path | None, profile: str,
+def gateway(listen: str, ae_title: str, forward: str | None, policy_file: str | None, profile: str,
             no_compress: bool, store: Path | None, spool: Path, fallback: str, retry_base: float,
             retry_max: float, max_attempts: int | None, storage_commitment: bool, verbose: bool) -> None:
     """Storage gateway: C-STORE SCP -> policy -> verify -> store -> forward (queued, retried)."""
@@ -56,8 +56,7 @@ def gateway(listen: str, ae_title: str, forward: str | None, policy_file: Path |
 
     _logging(verbose)
     host, port = _listen(listen)
-    if policy_file is not None:
-        profile = _load_policy(policy_file, profile)
+    _use_policy(policy_file)
     try:
         peer = Peer.parse(forward) if forward else None
     except ValueError as exc:
@@ -81,16 +80,16 @@ def gateway(listen: str, ae_title: str, forward: str | None, policy_file: Path |
         click.echo(json.dumps(status), err=True)
 
 
-def _load_policy(path: Path, profile: str) -> str:
-    """Hand the policy file to the policy module's loader; returns the profile to use."""
-    from medcodec import policy
+def _use_policy(policy: str | None) -> None:
+    """Make a policy file or preset the active policy (medcodec.policy.use_policy); errors are usage errors."""
+    if policy is None:
+        return
+    from medcodec.policy import PolicyError, use_policy
 
-    loader = getattr(policy, "load_policy", None)
-    if loader is None:
-        raise click.UsageError(f"'{path}': this medcodec has no policy-file loader "
-                               "(medcodec.policy.load_policy); use --profile instead.")
-    result = loader(path)
-    return str(getattr(result, "profile", None) or profile)
+    try:
+        use_policy(policy)
+    except (PolicyError, OSError) as exc:
+        raise click.BadParameter(str(exc), param_hint="--policy") from None
 
 
 @click.group()
@@ -102,6 +101,7 @@ def pacs() -> None:
 @click.option("--url", required=True, help="Orthanc REST URL, e.g. http://127.0.0.1:8042")
 @click.option("--query", "queries", multiple=True, metavar="TAG=VALUE",
               help="DICOM query (repeatable), e.g. --query Modality=CT --query StudyDate=2024*")
+@click.option("--policy", "policy_file", metavar="FILE|PRESET", help="Compression policy TOML file or preset.")
 @click.option("--profile", default="diagnostic", show_default=True, help="Policy profile.")
 @click.option("--codec", default=None, help="Force one codec (the policy still applies its rules).")
 @click.option("--state", "state_dir", type=click.Path(file_okay=False, path_type=Path),
@@ -113,7 +113,7 @@ def pacs() -> None:
               help="Seconds to wait between instances (be gentle with a busy PACS).")
 @click.option("--user", default=None, help="Orthanc user (the password is read from ORTHANC_PASSWORD).")
 @click.option("-v", "--verbose", is_flag=True)
-def recompress(url: str, queries: tuple[str, ...], profile: str, codec: str | None, state_dir: Path,
+def recompress(url: str, queries: tuple[str, ...], policy_file: str | None, profile: str, codec: str | None, state_dir: Path,
                dry_run: bool, limit: int | None, pause: float, user: str | None, verbose: bool) -> None:
     """Recompress an archive by policy: download, encode, verify, upload, then delete the old instance."""
     import os
@@ -122,6 +122,7 @@ def recompress(url: str, queries: tuple[str, ...], profile: str, codec: str | No
     from medcodec.pacs.recompress import Recompressor
 
     _logging(verbose)
+    _use_policy(policy_file)
     query = {}
     for item in queries:
         key, sep, value = item.partition("=")

@@ -1,0 +1,65 @@
+"""DCMTK storescu -> ``medcodec gateway`` (subprocess) -> a real Orthanc: lossless, bit-exact, never refused."""
+
+from __future__ import annotations
+
+import json
+from io import BytesIO
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pytest
+from pydicom import dcmread
+
+from medcodec.pacs.orthanc import OrthancClient
+
+pytestmark = pytest.mark.orthanc
+
+NATIVE = {"1.2.840.10008.1.2", "1.2.840.10008.1.2.1"}
+
+
+def test_storescu_gateway_orthanc_lossless_bit_exact(orthanc: Any, images: dict[str, Path], tmp_path: Path,
+                                                      request: pytest.FixtureRequest, helpers: Any,
+                                                      dcmtk: Any, storescu: Any) -> None:
+    client = OrthancClient(orthanc.url)
+    proc, port = helpers.start_gateway(
+        request, tmp_path, "--forward", f"ORTHANC@127.0.0.1:{orthanc.dicom_port}",
+        "--spool", str(tmp_path / "spool"), "--store", str(tmp_path / "store"), "--profile", "diagnostic")
+    echo = dcmtk("echoscu", "-aec", "MEDCODEC", "127.0.0.1", str(port))
+    assert echo.returncode == 0, echo.stderr
+
+    files = [images[k] for k in ("CT", "CT-J2K", "MR", "MR-RLE", "US", "MG")]
+    storescu(port, files)
+
+    originals = {str(dcmread(f, stop_before_pixels=True).SOPInstanceUID): f for f in files}
+    stored = helpers.wait_for(lambda: (lambda m: m if set(originals) <= set(m) else None)(
+        client.sop_instance_uids()), 90, "all instances in Orthanc")
+    accepted_by_orthanc = set(client.accepted_transfer_syntaxes())
+    for uid, path in originals.items():
+        data = client.instance_file(stored[uid])
+        ds = dcmread(BytesIO(data))
+        ts = str(ds.file_meta.TransferSyntaxUID)
+        assert ts in accepted_by_orthanc, f"{path.name}: Orthanc holds {ts}, which it does not accept"
+        assert ts not in NATIVE, f"{path.name} was not compressed by the gateway (stored as {ts})"
+        assert ds.get("LossyImageCompression", "00") != "01", f"{path.name} is marked lossy"
+        assert np.array_equal(ds.pixel_array, helpers.pixels(path)), f"{path.name}: pixels differ"
+    mg = dcmread(BytesIO(client.instance_file(stored[next(
+        u for u, p in originals.items() if p == images["MG"])])))
+    assert str(mg.file_meta.TransferSyntaxUID) in {"1.2.840.10008.1.2.4.90", "1.2.840.10008.1.2.4.80"}
+
+    # DCMTK findscu, an independent client, finds every instance in Orthanc.
+    for uid, path in originals.items():
+        meta = dcmread(path, stop_before_pixels=True)
+        found = dcmtk("findscu", "-aec", "ORTHANC", "-S", "-k", "QueryRetrieveLevel=IMAGE",
+                      "-k", f"StudyInstanceUID={meta.StudyInstanceUID}",
+                      "-k", f"SeriesInstanceUID={meta.SeriesInstanceUID}", "-k", f"SOPInstanceUID={uid}",
+                      "127.0.0.1", str(orthanc.dicom_port))
+        assert found.returncode == 0 and uid in found.stdout + found.stderr, found.stderr
+
+    # The local store holds the same instances; the queue is empty; the peer's capabilities were learned.
+    assert len(list((tmp_path / "store").rglob("*.dcm"))) == len(originals)
+    helpers.wait_for(lambda: not list((tmp_path / "spool" / "queue" / "pending").glob("*.dcm")), 30,
+                     "the forward queue to drain")
+    caps = json.loads((tmp_path / "spool" / "capabilities.json").read_text())
+    peer = caps[f"ORTHANC@127.0.0.1:{orthanc.dicom_port}"]
+    assert all("1.2.840.10008.1.2.4.201" not in v["accepted"] for v in peer.values())
