@@ -8,6 +8,7 @@
 
 use crate::code::{CodeLengths, MAX_CODE_LEN};
 use crate::error::HuffmanError;
+use crate::streams::{self, STREAMS};
 
 const TABLE_BITS: u32 = MAX_CODE_LEN;
 const TABLE_SIZE: usize = 1 << TABLE_BITS;
@@ -102,58 +103,83 @@ fn read_be_u64_padded(input: &[u8], pos: usize) -> u64 {
     u64::from_be_bytes(word)
 }
 
-/// Decode exactly `out.len()` symbols from `bitstream`, which must be consumed exactly: the payload
-/// may not end early, and may not carry whole bytes or non-zero padding bits after the last codeword.
-pub fn decode_into(table: &DecodeTable, bitstream: &[u8], out: &mut [u8]) -> Result<(), HuffmanError> {
-    let n = out.len();
-    let invalid = |bit_offset: usize| HuffmanError::InvalidCode { bit_offset: bit_offset as u64 };
-    let mut bit_pos: usize = 0;
-    let mut produced: usize = 0;
+/// Position of one stream's decoder: bits consumed from its bitstream, bytes written to its output.
+#[derive(Clone, Copy, Default)]
+struct Cursor {
+    bit_pos: usize,
+    produced: usize,
+}
 
-    // Fast path: whole 8-byte reads and 8-byte stores, as long as both fit in their buffers.
-    // Each lookup stores 8 bytes but advances by its symbol count (<= 6), so 4 lookups need 32 bytes.
-    while produced + LOOKUPS_PER_REFILL * 8 <= n && (bit_pos >> 3) + 8 <= bitstream.len() {
-        let start = bit_pos >> 3;
+impl Cursor {
+    /// Whether a fast round (one 8-byte read, `LOOKUPS_PER_REFILL` lookups with 8-byte stores) fits.
+    /// Each lookup stores 8 bytes but advances by its symbol count (<= 6), so a round needs 32 bytes.
+    fn can_fast(&self, bitstream: &[u8], out: &[u8]) -> bool {
+        self.produced + LOOKUPS_PER_REFILL * 8 <= out.len() && (self.bit_pos >> 3) + 8 <= bitstream.len()
+    }
+
+    /// At least 57 valid bits starting at `bit_pos`, left-aligned. Only called when `can_fast` holds.
+    fn refill(&self, bitstream: &[u8]) -> u64 {
+        let start = self.bit_pos >> 3;
         let mut raw = [0u8; 8];
         raw.copy_from_slice(&bitstream[start..start + 8]);
-        let mut window = u64::from_be_bytes(raw) << (bit_pos & 7);
-        for _ in 0..LOOKUPS_PER_REFILL {
-            let entry = table.lookup(window);
-            let count = entry_count(entry);
-            if count == 0 {
-                return Err(invalid(bit_pos));
+        u64::from_be_bytes(raw) << (self.bit_pos & 7)
+    }
+
+    /// One multi-symbol lookup from `window` (which it then advances).
+    #[inline(always)]
+    fn lookup(&mut self, table: &DecodeTable, window: &mut u64, out: &mut [u8]) -> Result<(), HuffmanError> {
+        let entry = table.lookup(*window);
+        let count = entry_count(entry);
+        if count == 0 {
+            return Err(HuffmanError::InvalidCode { bit_offset: self.bit_pos as u64 });
+        }
+        out[self.produced..self.produced + 8].copy_from_slice(&(entry >> 16).to_le_bytes());
+        self.produced += count;
+        let used = entry_total_bits(entry);
+        *window <<= used;
+        self.bit_pos += used as usize;
+        Ok(())
+    }
+
+    /// Decode the rest of one stream: fast rounds while they fit, then one symbol per lookup up to
+    /// the exact output length, then check that the bitstream was consumed exactly.
+    fn finish(&mut self, table: &DecodeTable, bitstream: &[u8], out: &mut [u8]) -> Result<(), HuffmanError> {
+        while self.can_fast(bitstream, out) {
+            let mut window = self.refill(bitstream);
+            for _ in 0..LOOKUPS_PER_REFILL {
+                self.lookup(table, &mut window, out)?;
             }
-            out[produced..produced + 8].copy_from_slice(&(entry >> 16).to_le_bytes());
-            produced += count;
-            let used = entry_total_bits(entry);
-            window <<= used;
-            bit_pos += used as usize;
         }
+        let n = out.len();
+        while self.produced < n {
+            let start = self.bit_pos >> 3;
+            if start >= bitstream.len() {
+                return Err(HuffmanError::Truncated(format!(
+                    "a {}-byte bitstream ends after {} of its {n} bytes were decoded",
+                    bitstream.len(),
+                    self.produced
+                )));
+            }
+            let window = read_be_u64_padded(bitstream, start) << (self.bit_pos & 7);
+            let entry = table.lookup(window);
+            if entry_count(entry) == 0 {
+                return Err(HuffmanError::InvalidCode { bit_offset: self.bit_pos as u64 });
+            }
+            out[self.produced] = (entry >> 16) as u8;
+            self.produced += 1;
+            self.bit_pos += entry_first_len(entry) as usize;
+        }
+        check_end(bitstream, self.bit_pos)
     }
+}
 
-    // Tail: one symbol per lookup, zero-filled reads, stop at the exact output length.
-    while produced < n {
-        let start = bit_pos >> 3;
-        if start >= bitstream.len() {
-            return Err(HuffmanError::Truncated(format!(
-                "the bitstream ({} bytes) ends after {produced} of {n} bytes were decoded",
-                bitstream.len()
-            )));
-        }
-        let window = read_be_u64_padded(bitstream, start) << (bit_pos & 7);
-        let entry = table.lookup(window);
-        if entry_count(entry) == 0 {
-            return Err(invalid(bit_pos));
-        }
-        out[produced] = (entry >> 16) as u8;
-        produced += 1;
-        bit_pos += entry_first_len(entry) as usize;
-    }
-
+/// The bitstream must end exactly after the last codeword: no missing bits, no extra bytes, and zero
+/// padding bits (any of these means the file was damaged).
+fn check_end(bitstream: &[u8], bit_pos: usize) -> Result<(), HuffmanError> {
     let total_bits = bitstream.len() * 8;
     if bit_pos > total_bits {
         return Err(HuffmanError::Truncated(format!(
-            "the last codeword needs {} bits beyond the end of the bitstream",
+            "the last codeword needs {} bits beyond the end of its bitstream",
             bit_pos - total_bits
         )));
     }
@@ -164,11 +190,41 @@ pub fn decode_into(table: &DecodeTable, bitstream: &[u8], out: &mut [u8]) -> Res
         )));
     }
     let padding = (8 - bit_pos % 8) % 8;
-    if padding > 0 {
-        let last = bitstream[bitstream.len() - 1];
-        if last & ((1u8 << padding) - 1) != 0 {
-            return Err(HuffmanError::TrailingData("the padding bits of the last byte are not zero".into()));
+    if padding > 0 && bitstream[bitstream.len() - 1] & ((1u8 << padding) - 1) != 0 {
+        return Err(HuffmanError::TrailingData("the padding bits of the last byte are not zero".into()));
+    }
+    Ok(())
+}
+
+/// Decode the `STREAMS` bitstreams into the consecutive segments of `out` (see `streams.rs`).
+pub fn decode_into(
+    table: &DecodeTable,
+    bitstreams: &[&[u8]; STREAMS],
+    out: &mut [u8],
+) -> Result<(), HuffmanError> {
+    let total = out.len();
+    let mut outs: Vec<&mut [u8]> = Vec::with_capacity(STREAMS);
+    let mut rest = out;
+    for index in 0..STREAMS {
+        let (segment, after) = rest.split_at_mut(streams::segment(total, index).len());
+        outs.push(segment);
+        rest = after;
+    }
+    let mut cursors = [Cursor::default(); STREAMS];
+    // Lockstep rounds over all streams: independent lookup chains the CPU can overlap.
+    while (0..STREAMS).all(|s| cursors[s].can_fast(bitstreams[s], &outs[s][..])) {
+        let mut windows = [0u64; STREAMS];
+        for s in 0..STREAMS {
+            windows[s] = cursors[s].refill(bitstreams[s]);
         }
+        for _ in 0..LOOKUPS_PER_REFILL {
+            for s in 0..STREAMS {
+                cursors[s].lookup(table, &mut windows[s], &mut outs[s][..])?;
+            }
+        }
+    }
+    for s in 0..STREAMS {
+        cursors[s].finish(table, bitstreams[s], &mut outs[s][..])?;
     }
     Ok(())
 }

@@ -8,6 +8,7 @@ mod code;
 mod decoder;
 mod encoder;
 mod error;
+mod streams;
 
 use pyo3::exceptions::PyValueError;
 use pyo3::prelude::*;
@@ -20,7 +21,7 @@ fn to_py(err: HuffmanError) -> PyErr {
     PyValueError::new_err(err.to_string())
 }
 
-/// Huffman-code `data`. Returns the payload (128-byte code-length table + bitstream), or `None` when
+/// Huffman-code `data`. Returns the payload (code-length table, stream sizes, bitstreams; see `streams.rs`), or `None` when
 /// the payload would not be strictly smaller than `limit` bytes; the size is known before encoding,
 /// so a file that would not shrink costs one histogram pass only.
 #[pyfunction]
@@ -28,7 +29,7 @@ fn encode<'py>(py: Python<'py>, data: &[u8], limit: usize) -> PyResult<Option<Bo
     if data.is_empty() {
         return Ok(None);
     }
-    let plan = py.detach(|| encoder::plan(&code::histogram(data)));
+    let plan = py.detach(|| encoder::plan(data));
     if plan.payload_bytes >= limit {
         return Ok(None);
     }
@@ -49,22 +50,23 @@ fn decode<'py>(py: Python<'py>, buffer: &[u8], offset: usize, size: u64) -> PyRe
         PyValueError::new_err(format!("offset {offset} is beyond the {}-byte buffer", buffer.len()))
     })?;
     let lengths = code::read_lengths(payload).map_err(to_py)?;
-    let bitstream = &payload[LENGTH_TABLE_BYTES..];
+    let bitstreams = streams::split(&payload[LENGTH_TABLE_BYTES..]).map_err(to_py)?;
     let table = decoder::DecodeTable::new(&lengths);
     // Refuse before allocating: every symbol costs at least `min_len` bits, so a damaged or forged
     // header cannot make us allocate more than 8x the payload.
-    let capacity = (bitstream.len() as u64 * 8) / table.min_len as u64;
+    let bits: u64 = bitstreams.iter().map(|s| s.len() as u64 * 8).sum();
+    let capacity = bits / table.min_len as u64;
     if size > capacity {
         return Err(to_py(HuffmanError::ImpossibleSize(format!(
-            "the header announces {size} bytes but a {}-byte bitstream with {}-bit shortest codewords \
-             holds at most {capacity}",
-            bitstream.len(),
+            "the header announces {size} bytes but {} bytes of bitstreams with {}-bit shortest codewords \
+             hold at most {capacity}",
+            bits / 8,
             table.min_len
         ))));
     }
     let size = usize::try_from(size)
         .map_err(|_| PyValueError::new_err(format!("size {size} does not fit in memory")))?;
-    PyBytes::new_with(py, size, |out| py.detach(|| decoder::decode_into(&table, bitstream, out)).map_err(to_py))
+    PyBytes::new_with(py, size, |out| py.detach(|| decoder::decode_into(&table, &bitstreams, out)).map_err(to_py))
 }
 
 /// CRC-32 (IEEE 802.3, the same value as `zlib.crc32`), computed with the GIL released.

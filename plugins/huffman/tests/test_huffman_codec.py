@@ -257,17 +257,18 @@ def test_random_mutations_of_a_real_packed_file_never_pass(pydicom_files: list[P
 
 
 def test_decoder_fuzz_with_random_tables_and_bitstreams() -> None:
-    # Random but valid-looking tables (so decoding really runs) and random bitstreams and sizes.
+    # Real tables (so decoding really runs) with random, consistently sized bitstreams and random output
+    # sizes, then plain garbage: the decoder must return exactly `size` bytes or raise ValueError.
     rng = random.Random(5)
     for _ in range(400):
         data = bytes(rng.choice(b"\x00\x00\x00\x01\x02\x7f\x80\xff") for _ in range(rng.randint(1, 300)))
         payload = _huffman.encode(data, 10**9)
         assert payload is not None
-        table = payload[:128]
-        bitstream = rng.randbytes(rng.randint(0, 64))
+        streams = [rng.randbytes(rng.randint(0, 40)) for _ in range(4)]
+        blob = payload[:128] + struct.pack("<3Q", *(len(s) for s in streams[:3])) + b"".join(streams)
         for size in (0, 1, rng.randint(0, 600), 10**12):
             try:
-                out = _huffman.decode(table + bitstream, 0, size)
+                out = _huffman.decode(blob, 0, size)
             except ValueError:
                 continue
             assert len(out) == size
@@ -277,6 +278,13 @@ def test_decoder_fuzz_with_random_tables_and_bitstreams() -> None:
             _huffman.decode(blob, rng.randint(0, 400), rng.randint(0, 5000))
         except ValueError:
             pass
+
+
+def test_stream_sizes_beyond_the_payload_are_refused(packed_ct: tuple[bytes, bytes]) -> None:
+    _, packed = packed_ct
+    damaged = _patch(packed, BODY + 128, struct.pack("<Q", 2**40))
+    with pytest.raises(DamagedError, match="stream 0 is announced with 1099511627776 bytes"):
+        codec.unpack_bytes(damaged)
 
 
 # -------------------------------------------------------------------------

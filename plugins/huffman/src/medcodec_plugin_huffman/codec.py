@@ -9,7 +9,8 @@ Layout (little-endian; documented byte by byte in docs/codecs/huffman.md)::
     6   1  method: 0 = stored (raw copy), 1 = Huffman
     7   8  original size in bytes (u64)
     15  4  CRC-32 (IEEE, as zlib.crc32) of the original bytes
-    19  .. body: the original bytes (stored) or 128-byte code-length table + bitstream (Huffman)
+    19  .. body: the original bytes (stored), or for Huffman: 128-byte code-length table,
+           3 x u64 byte lengths of bitstreams 0-2, then the 4 bitstreams of the 4 segments
     -- encrypted file (flag set) --
     6   12 AES-GCM nonce (random per file)
     18  .. AES-256-GCM ciphertext of bytes 6.. of the plain layout, then the 16-byte tag;
