@@ -1,0 +1,50 @@
+"""Never lose an instance: the destination is down, the gateway restarts, then the PACS comes up."""
+
+from __future__ import annotations
+
+from io import BytesIO
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pytest
+from pydicom import dcmread
+
+from medcodec.pacs.orthanc import OrthancClient
+
+pytestmark = pytest.mark.orthanc
+
+
+def test_pacs_down_then_up_queued_instances_arrive(orthanc_factory: Any, images: dict[str, Path],
+                                                   tmp_path: Path, request: pytest.FixtureRequest,
+                                                   helpers: Any, storescu: Any) -> None:
+    pacs_port = helpers.free_port()  # nothing listens here yet
+    spool = tmp_path / "spool"
+    args = ("--forward", f"ORTHANC@127.0.0.1:{pacs_port}", "--spool", str(spool),
+            "--retry-base", "0.2", "--retry-max", "1")
+    files = [images["CT"], images["MR"], images["MG"]]
+    uids = {str(dcmread(f, stop_before_pixels=True).SOPInstanceUID): f for f in files}
+
+    # 1. The PACS is down: the sender still gets Success, because every instance is on disk.
+    first, port = helpers.start_gateway(request, tmp_path, *args, name="gateway-1")
+    storescu(port, files)
+    pending = spool / "queue" / "pending"
+    queued = {p.name.split("-", 1)[1][:-4] for p in pending.glob("*.dcm")}
+    assert queued == set(uids)
+    helpers.wait_for(lambda: len(list(pending.glob("*.dcm.json"))) == len(uids), 20, "failed attempts recorded")
+
+    # 2. The gateway restarts while the PACS is still down: the queue survives it.
+    helpers.stop(first)
+    assert {p.name.split("-", 1)[1][:-4] for p in pending.glob("*.dcm")} == set(uids)
+
+    # 3. The PACS comes up, the new gateway process drains the queue with back-off retries.
+    orthanc = orthanc_factory("late-pacs", dicom_port=pacs_port)
+    helpers.start_gateway(request, tmp_path, *args, name="gateway-2")
+    client = OrthancClient(orthanc.url)
+    found = helpers.wait_for(lambda: (lambda m: m if set(uids) <= set(m) else None)(client.sop_instance_uids()),
+                             60, "the queued instances in Orthanc")
+    for uid, path in uids.items():
+        ds = dcmread(BytesIO(client.instance_file(found[uid])))
+        assert np.array_equal(ds.pixel_array, helpers.pixels(path))
+    helpers.wait_for(lambda: not list(pending.glob("*.dcm")), 20, "an empty queue")
+    assert not list((spool / "queue" / "failed").glob("*.dcm"))
