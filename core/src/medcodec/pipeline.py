@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from medcodec import _plugins
+from medcodec.frames import decode_frames, encode_frames
 from medcodec.errors import (
     CodecUnavailableError,
     EncodeError,
@@ -132,6 +133,7 @@ def compress(
     options: Mapping[str, Any] | None = None,
     request: CompressionRequest | None = None,
     verify: bool = True,
+    jobs: int = 0,
 ) -> EncodeReport:
     """Compress ``ds`` in place with the codec the policy chooses (or ``codec``), verify it, and mark it.
 
@@ -140,6 +142,7 @@ def compress(
     :param options: encoding options forwarded to the codec (e.g. ``{"quality": 30}``).
     :param request: a full :class:`CompressionRequest` (overrides ``codec``, ``profile`` and ``options``).
     :param verify: decode the result and compare it with the original (always on in the CLI and gateway).
+    :param jobs: threads for the frames of a multi-frame dataset (0: every core; 1: pydicom's serial path).
     :raises PolicyRefusedError: the policy refused (e.g. lossy mammography).
     :raises UnsupportedImageError, CodecUnavailableError, EncodeError, VerificationError: see their docs.
     """
@@ -160,7 +163,7 @@ def compress(
             _check_can_encode(spec, ds, request.source)
         spec, choice = choose(ds, request)
         _check_can_encode(spec, ds, request.source)
-        report = _encode_and_verify(ds, spec, choice, request, verify, source_ts, old_uid)
+        report = _encode_and_verify(ds, spec, choice, request, verify, source_ts, old_uid, jobs)
         _plugins.update_metadata(ds, spec, report)
     except BaseException as exc:
         undo()
@@ -182,6 +185,7 @@ def _encode_and_verify(
     verify: bool,
     source_ts: str,
     old_uid: str | None,
+    jobs: int = 0,
 ) -> EncodeReport:
     from pydicom.uid import generate_uid
 
@@ -209,7 +213,7 @@ def _encode_and_verify(
             # (half the size on US1_UNCR); decoders return RGB again.
             ds.PhotometricInterpretation = spec.colour_photometric
     try:
-        ds.compress(uid, original, encoding_plugin=plugin, generate_instance_uid=False, **options)
+        encode_frames(ds, uid, original, encoding_plugin=plugin, jobs=jobs, **options)
     except (ValueError, RuntimeError) as exc:  # pydicom's profile checks and its plugin-failure summary
         raise EncodeError(spec.name, spec.transfer_syntax, str(exc), source=request.source) from exc
     if ds.original_encoding[1] is False:
@@ -229,7 +233,7 @@ def _encode_and_verify(
         from medcodec.policy import with_thresholds
 
         request = with_thresholds(request, spec)  # a lossy profile's PSNR/SSIM/max-error floor
-        _verify(ds, spec, original, report, promised_max_error(options, request), request)
+        _verify(ds, spec, original, report, promised_max_error(options, request), request, jobs)
     if report.lossy:
         new_uid = generate_uid()
         ds.SOPInstanceUID = new_uid
@@ -246,9 +250,10 @@ def _verify(
     report: EncodeReport,
     bound: float | None,
     request: CompressionRequest,
+    jobs: int = 0,
 ) -> None:
     try:
-        decoded = stored_pixels(ds)
+        decoded = decode_frames(ds, jobs=jobs, as_rgb=False)
     except Exception as exc:  # noqa: BLE001 - any decoder failure is a verification failure
         raise VerificationError(spec.name, spec.transfer_syntax, f"the result does not decode: {exc}",
                                 request.source) from exc
