@@ -47,7 +47,7 @@ def test_decompositions_reach_a_64_pixel_lowest_resolution() -> None:
 def test_max_error_target_is_never_exceeded_and_is_lossy(real_dataset, max_error: int) -> None:
     arr = real_dataset("mr12_unsigned_dirty_high_bits").pixel_array
     result = codec.encode_to_target(arr, LossyTarget(max_error=max_error), native_bytes=arr.nbytes)
-    decoded = codec.decode(result.stream).astype(np.int64)
+    decoded = codec.decode_exact(result.stream, codestream.parse(result.stream)).astype(np.int64)
     error = int(np.abs(decoded - arr).max())
     assert not result.reversible and 0 < error <= max_error
     assert len(result.stream) < len(codec.encode(arr, EncodeSettings()))
@@ -135,3 +135,21 @@ def test_unreachable_ratio_is_refused() -> None:
     noise = np.random.default_rng(1).integers(0, 65535, (64, 64), dtype=np.uint16)
     with pytest.raises(Htj2kCodecError, match="ratio 5000 is out of reach"):
         codec.encode_to_target(noise, LossyTarget(ratio=5000), native_bytes=noise.nbytes)
+
+
+def test_irreversible_streams_are_decoded_without_wrap_around(real_dataset) -> None:  # noqa: ANN001
+    """A real 8-bit DX image reaching 255: OpenJPH (through imagecodecs) wraps overshooting samples to 0;
+    decode_exact routes irreversible codestreams to OpenJPEG, which clamps."""
+    arr = real_dataset("dx8_monochrome1").pixel_array
+    stream = codec.encode(arr, EncodeSettings(reversible=False, qstep=codec.qstep_for(4, arr.dtype)))
+    wrapped = np.abs(codec.decode(stream).astype(np.int64) - arr).max()
+    exact = np.abs(codec.decode_exact(stream, codestream.parse(stream)).astype(np.int64) - arr).max()
+    assert wrapped == 255, "imagecodecs fixed the wrap: decode_exact could use OpenJPH again"
+    assert exact <= 8
+
+
+def test_max_error_target_holds_on_a_saturated_image(real_dataset) -> None:  # noqa: ANN001
+    arr = real_dataset("dx8_monochrome1").pixel_array
+    result = codec.encode_to_target(arr, LossyTarget(max_error=3), native_bytes=arr.nbytes)
+    decoded = codec.decode_exact(result.stream, codestream.parse(result.stream))
+    assert not result.reversible and np.abs(decoded.astype(np.int64) - arr).max() <= 3

@@ -149,7 +149,7 @@ def encode_plan(uid: str, runner: Any, arr: np.ndarray) -> tuple[EncodeSettings,
 # --- decoding ---------------------------------------------------------------------------------------------
 
 def decode_frame(src: bytes, runner: DecodeRunner) -> bytearray:
-    """One HTJ2K (or JPEG 2000) codestream -> the frame's bytes, decoded by OpenJPH.
+    """One HTJ2K (or JPEG 2000) codestream -> the frame's bytes (OpenJPH if reversible, else OpenJPEG).
 
     The next frames of a multi-frame dataset are decoded ahead on the other cores (see ``readahead``).
     """
@@ -200,5 +200,5 @@ def decode_into_buffer(src: bytes | bytearray, info: Any) -> tuple[bytearray, np
         shape = (*shape, len(info.components))
     buffer = bytearray(int(np.prod(shape)) * itemsize)
     out = np.frombuffer(buffer, dtype=dtype).reshape(shape)
-    codec.decode(src, out=out)
+    codec.decode_exact(src, info, out=out)
     return buffer, out

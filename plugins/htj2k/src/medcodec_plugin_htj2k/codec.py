@@ -4,7 +4,8 @@ imagecodecs writes the SIZ precision from the array's item size, so samples trav
 or 16-bit containers and the codestream declares that precision. OpenJPH's irreversible quantisation step
 is relative to that declared precision, not to BitsStored: :func:`qstep_for` converts a step in stored units.
 OpenJPH has no rate control and no error bound, so the lossy targets (maximum error, PSNR, ratio) are met by
-a bisection on the quantisation step, each candidate checked by decoding it (:func:`encode_to_target`).
+a bisection on the quantisation step, each candidate checked by decoding it with the decoder the adapter uses
+for it (:func:`encode_to_target`, :func:`decode_exact`).
 """
 
 from __future__ import annotations
@@ -93,7 +94,8 @@ def encode(arr: np.ndarray, settings: EncodeSettings) -> bytes:
 
 def decode(stream: bytes | bytearray, *, reduce: int = 0, out: np.ndarray | None = None) -> np.ndarray:
     """Decode with OpenJPH; ``reduce`` discards that many resolution levels (each halves both sides) without
-    decoding them. Colour is returned interleaved (rows, columns, samples), colour transform undone."""
+    decoding them. Colour is returned interleaved (rows, columns, samples), colour transform undone.
+    Irreversible codestreams whose samples reach the ends of their range may wrap: see :func:`decode_exact`."""
     import imagecodecs
 
     try:
@@ -101,6 +103,24 @@ def decode(stream: bytes | bytearray, *, reduce: int = 0, out: np.ndarray | None
                                         out=out)
     except Exception as exc:
         raise Htj2kCodecError(f"OpenJPH could not decode the codestream: {exc}") from exc
+
+
+def decode_exact(stream: bytes | bytearray, info: codestream.CodestreamInfo, *,
+                 out: np.ndarray | None = None) -> np.ndarray:
+    """Decode with the faster library that reconstructs ``stream`` correctly.
+
+    Reversible (5-3) codestreams go to OpenJPH, about twice as fast as OpenJPEG. Irreversible (9-7) ones go to
+    OpenJPEG: imagecodecs casts OpenJPH's reconstruction to the sample type without clamping, so a value that
+    overshoots the range wraps around (255 + 1 -> 0: measured on a saturated 8-bit image and on the ISO
+    15444-4 codestream ds1_ht_06_b11), whereas OpenJPEG clamps as the standard requires.
+    """
+    if info.reversible:
+        return decode(stream, out=out)
+    decoded = decode_with_openjpeg(stream)
+    if out is None:
+        return decoded
+    out[...] = decoded.reshape(out.shape)
+    return out
 
 
 def decode_with_openjpeg(stream: bytes | bytearray) -> np.ndarray:
@@ -123,7 +143,10 @@ def reduce_for(info: codestream.CodestreamInfo, max_size: int) -> int:
 
 
 def thumbnail(stream: bytes | bytearray, max_size: int = 128) -> np.ndarray:
-    """A small image decoded from the lowest resolution levels only (the others are never decoded)."""
+    """A small image decoded from the lowest resolution levels only (the others are never decoded).
+
+    OpenJPH is the only library here that can skip resolution levels, so an irreversible codestream's
+    thumbnail can show wrapped samples where the image is saturated (see :func:`decode_exact`)."""
     if max_size < 1:
         raise Htj2kCodecError(f"thumbnail size must be at least 1 pixel, got {max_size}")
     return decode(stream, reduce=reduce_for(codestream.parse(stream), max_size))
@@ -178,7 +201,7 @@ def encode_to_target(arr: np.ndarray, target: LossyTarget, *, native_bytes: int,
         stream = encode(arr, _lossy(base, qstep_for(step, dtype)))
         if target.ratio is not None:
             return native_bytes / len(stream) >= target.ratio, stream
-        decoded = decode(stream).astype(np.int64).reshape(original.shape)
+        decoded = decode_exact(stream, codestream.parse(stream)).astype(np.int64).reshape(original.shape)
         if target.max_error is not None:
             return int(np.abs(decoded - original).max(initial=0)) <= target.max_error, stream
         return psnr_of(original, decoded) >= float(target.psnr), stream  # type: ignore[arg-type]
