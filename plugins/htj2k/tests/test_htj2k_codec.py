@@ -137,7 +137,7 @@ def test_unreachable_ratio_is_refused() -> None:
         codec.encode_to_target(noise, LossyTarget(ratio=5000), native_bytes=noise.nbytes)
 
 
-def test_irreversible_streams_are_decoded_without_wrap_around(real_dataset) -> None:  # noqa: ANN001
+def test_irreversible_streams_are_decoded_without_wrap_around(real_dataset) -> None:
     """A real 8-bit DX image reaching 255: OpenJPH (through imagecodecs) wraps overshooting samples to 0;
     decode_exact routes irreversible codestreams to OpenJPEG, which clamps."""
     arr = real_dataset("dx8_monochrome1").pixel_array
@@ -148,7 +148,7 @@ def test_irreversible_streams_are_decoded_without_wrap_around(real_dataset) -> N
     assert exact <= 8
 
 
-def test_max_error_target_holds_on_a_saturated_image(real_dataset) -> None:  # noqa: ANN001
+def test_max_error_target_holds_on_a_saturated_image(real_dataset) -> None:
     arr = real_dataset("dx8_monochrome1").pixel_array
     result = codec.encode_to_target(arr, LossyTarget(max_error=3), native_bytes=arr.nbytes)
     decoded = codec.decode_exact(result.stream, codestream.parse(result.stream))

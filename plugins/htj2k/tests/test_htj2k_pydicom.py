@@ -169,7 +169,7 @@ def test_truncated_frame_error_names_the_codec_and_the_problem(real_dataset) -> 
         ds.pixel_array  # noqa: B018
 
 
-def test_lossy_saturated_image_decodes_through_pydicom_without_wrap(real_dataset) -> None:  # noqa: ANN001
+def test_lossy_saturated_image_decodes_through_pydicom_without_wrap(real_dataset) -> None:
     ds = real_dataset("dx8_monochrome1")
     expected = ds.pixel_array.astype(np.int64)
     ds.compress(HTJ2K, htj2k_qstep=4)
