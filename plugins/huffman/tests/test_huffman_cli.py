@@ -194,3 +194,21 @@ def test_hook_adds_the_group_to_the_medcodec_command() -> None:
     assert "Huffman coding is NOT encryption" in result.output
     for command in ("pack", "unpack", "keygen", "info"):
         assert command in result.output
+
+
+def test_real_medcodec_command_packs_and_unpacks(study: Path, tmp_path: Path) -> None:
+    # End to end through the installed console script and the entry point, in a fresh interpreter.
+    import subprocess
+    import sys
+
+    script = Path(sys.executable).with_name("medcodec")
+    if not script.exists():
+        pytest.skip("the 'medcodec' console script is not installed in this environment")
+    source, packed, restored = study / "ct.dcm", tmp_path / "ct.huf", tmp_path / "ct.dcm"
+    done = subprocess.run([script, "huffman", "pack", source, "-o", packed], capture_output=True, text=True,
+                          timeout=120)
+    assert done.returncode == 0, done.stderr
+    done = subprocess.run([script, "huffman", "unpack", packed, "-o", restored], capture_output=True, text=True,
+                          timeout=120)
+    assert done.returncode == 0, done.stderr
+    assert restored.read_bytes() == source.read_bytes()

@@ -85,15 +85,18 @@ def pack(data: bytes, *, key: bytes | None = None) -> tuple[bytes, Method]:
     data = bytes(data)
     payload = _huffman.encode(data, len(data))
     method = Method.STORED if payload is None else Method.HUFFMAN
-    record = _RECORD.pack(method, len(data), crc32(data)) + (data if payload is None else payload)
+    record_header = _RECORD.pack(method, len(data), crc32(data))
+    body = data if payload is None else payload
     if key is None:
-        return _PREFIX.pack(MAGIC, FORMAT_VERSION, 0) + record, method
+        # One join: the output is built with a single copy of the (possibly large) body.
+        return b"".join((_PREFIX.pack(MAGIC, FORMAT_VERSION, 0), record_header, body)), method
     _check_key(key)
-    if len(record) > MAX_ENCRYPTED_RECORD:
+    if len(record_header) + len(body) > MAX_ENCRYPTED_RECORD:
         raise HuffmanFormatError(
             f"{len(data)} bytes are too many for one AES-GCM message (limit {MAX_ENCRYPTED_RECORD} bytes); "
             "pack without --encrypt or split the data."
         )
+    record = record_header + body
     from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
     nonce = os.urandom(NONCE_SIZE)
