@@ -319,7 +319,7 @@ def _compress(ds: Dataset, task: FileTask, settings: BatchSettings, result: File
         return
     fields = _instance_fields(ds, settings)
     original_digest = pixel_digest(ds.pixel_array)  # pydicom keeps the array: the pipeline reuses it
-    report = compress(ds, request=request)
+    report = compress(ds, request=request, jobs=1)  # one process per core already: no frame threads
     decoded = ds.pixel_array  # the verification decode, cached by pydicom
     record = audit_record(outcome="compressed" if settings.operation == "compress" else "transcoded",
                           report=report, spec=spec)

@@ -34,10 +34,13 @@ from typing import TYPE_CHECKING, Any
 
 from medcodec._hookimpl import hookimpl
 from medcodec.errors import MedcodecError
-from medcodec.registry import CodecChoice, CodecSpec, CompressionRequest, Refusal
+from medcodec.registry import CodecChoice, CodecSpec, CompressionRequest, Refusal, image_kind
 
 if TYPE_CHECKING:
     from pydicom import Dataset
+
+__all__ = ["Policy", "PolicyError", "active_policy", "decide", "explain", "image_kind", "load_policy",
+           "preset_names", "use_policy", "with_thresholds"]
 
 #: Environment variable naming a policy file or preset, read when no policy was set with :func:`use_policy`.
 POLICY_ENV = "MEDCODEC_POLICY"
@@ -301,14 +304,6 @@ def active_policy() -> Policy:
 
 
 # --- deciding ----------------------------------------------------------------------------------------------
-
-
-def image_kind(ds: Dataset) -> dict[str, Any]:
-    return {
-        "bits_stored": int(ds.get("BitsStored", 8)),
-        "samples_per_pixel": int(ds.get("SamplesPerPixel", 1)),
-        "signed": int(ds.get("PixelRepresentation", 0)) == 1,
-    }
 
 
 def facts(ds: Dataset, request: CompressionRequest) -> dict[str, str]:
