@@ -7,11 +7,10 @@ import subprocess
 import sys
 from pathlib import Path
 
+import medcodec
 import numpy as np
 import pydicom
 import pytest
-
-import medcodec
 from medcodec.audit import AUDIT_KEYS, AuditLog, pixel_digest, read_audit, record_to, scrub
 
 LINES_PER_WRITER = 400

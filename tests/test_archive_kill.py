@@ -15,10 +15,9 @@ from pathlib import Path
 import numpy as np
 import pydicom
 import pytest
-from pydicom.uid import generate_uid
-
 from medcodec.audit import read_audit
 from medcodec.testing import shared_dir
+from pydicom.uid import generate_uid
 
 SOURCES = ("cornerstone3D/CTImage.dcm", "dcm_qa_ts/In/4.dcm")
 COPIES = 6  # 12 real 512x512 CT / 384x384 MR instances: a few seconds of work for two workers
@@ -98,7 +97,6 @@ def test_kill_9_mid_run_then_resume_finishes_without_redoing_or_losing_anything(
     assert audit.bad_lines in ([], [len(audit.records) + 1])  # at most one torn line, from the killed run
 
     from click.testing import CliRunner
-
     from medcodec.cli import cli
 
     checked = CliRunner().invoke(cli, ["verify", str(dst), "--against", str(src)])

@@ -8,12 +8,11 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+import medcodec
 import numpy as np
 import pydicom
 import pytest
 from click.testing import CliRunner
-
-import medcodec
 from medcodec.audit import pixel_digest, read_audit
 from medcodec.cli import cli
 from medcodec.policy import use_policy

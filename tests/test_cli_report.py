@@ -8,7 +8,6 @@ from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
-
 from medcodec.cli import cli
 from medcodec.policy import use_policy
 from medcodec.report import ReportError, aggregate, write_report

@@ -6,11 +6,10 @@ import json
 from collections.abc import Iterator
 from pathlib import Path
 
+import medcodec
 import pydicom
 import pytest
 from click.testing import CliRunner
-
-import medcodec
 from medcodec.policy import PolicyError, explain, load_policy, preset_names, use_policy
 from medcodec.registry import CompressionRequest
 from medcodec.testing import shared_dir

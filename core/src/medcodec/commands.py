@@ -107,8 +107,14 @@ def _run_batch(sources: Sequence[Path], output: Path | None, in_place: bool, job
 
     console = _stderr_console()
     started = time.perf_counter()
-    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, \
-        TimeRemainingColumn
+    from rich.progress import (
+        BarColumn,
+        MofNCompleteColumn,
+        Progress,
+        TextColumn,
+        TimeElapsedColumn,
+        TimeRemainingColumn,
+    )
 
     with Progress(TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn(),
                   TimeElapsedColumn(), TimeRemainingColumn(), console=console,
@@ -161,9 +167,9 @@ def _print_batch(console: Any, command: str, results: Sequence[Any], summary: di
 
 
 def _stdout_console() -> Any:
-    from rich.console import Console
-
     import shutil
+
+    from rich.console import Console
 
     # Not a terminal (a pipe, a log file): wide enough that file and codec names are not cut.
     return Console(highlight=False, width=None if sys.stdout.isatty() else max(shutil.get_terminal_size().columns, 160))
