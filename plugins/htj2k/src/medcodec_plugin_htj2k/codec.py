@@ -117,6 +117,10 @@ def decode_exact(stream: bytes | bytearray, info: codestream.CodestreamInfo, *,
     if info.reversible:
         return decode(stream, out=out)
     decoded = decode_with_openjpeg(stream)
+    if decoded.shape[:2] != (info.height, info.width):
+        # pylibjpeg-openjpeg ignores an image-area offset (XOsiz/YOsiz), e.g. ISO 15444-4 ds1_ht_05_b11.
+        raise Htj2kCodecError(f"OpenJPEG returned {decoded.shape[1]}x{decoded.shape[0]} samples for a "
+                              f"{info.width}x{info.height} image")
     if out is None:
         return decoded
     out[...] = decoded.reshape(out.shape)
