@@ -335,6 +335,8 @@ def _compress(ds: Dataset, task: FileTask, settings: BatchSettings, result: File
 
 
 def _decompress(ds: Dataset, task: FileTask, settings: BatchSettings, result: FileResult) -> None:
+    from pydicom.uid import UID
+
     from medcodec.audit import pixel_digest
     from medcodec.pipeline import audit_record
 
@@ -352,7 +354,7 @@ def _decompress(ds: Dataset, task: FileTask, settings: BatchSettings, result: Fi
     digest = pixel_digest(pixels)
     if ds.file_meta.TransferSyntaxUID.is_compressed:
         ds.decompress(generate_instance_uid=False)  # keeps LossyImageCompression: decoding adds no loss
-    ds.file_meta.TransferSyntaxUID = to_uid
+    ds.file_meta.TransferSyntaxUID = UID(to_uid)
     uid = str(ds.get("SOPInstanceUID", "")) or None
     record = audit_record(outcome="decompressed" if settings.operation == "decompress" else "transcoded",
                           codec=None, source_ts=source_ts, old_uid=uid)

@@ -44,7 +44,7 @@ def pixel_digest(arr: np.ndarray) -> str:
     data = np.ascontiguousarray(arr)
     little = data.astype(data.dtype.newbyteorder("<"), copy=False)
     digest = hashlib.sha256(f"{little.dtype.str}{little.shape}".encode())
-    digest.update(memoryview(little).cast("B"))
+    digest.update(little.tobytes() if not little.flags.c_contiguous else little.data.cast("B"))
     return digest.hexdigest()
 
 

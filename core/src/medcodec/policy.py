@@ -430,14 +430,14 @@ def decide(ds: Dataset, request: CompressionRequest, policy: Policy | None = Non
                   [e.codec for e in entries])
         candidates = []
         for entry in entries:
-            spec = index.find_by_name(entry.codec)
-            if spec is None:
+            found = index.find_by_name(entry.codec)
+            if found is None:
                 trace.add(f"codec '{entry.codec}'", "not installed")
                 continue
-            if profile.lossless and not spec.lossless:
+            if profile.lossless and not found.lossless:
                 trace.add(f"codec '{entry.codec}'", "skipped: lossy codec in a lossless profile")
                 continue
-            candidates.append((spec, {**codec_options(entry, ds), **request.options}))
+            candidates.append((found, {**codec_options(entry, ds), **request.options}))
 
     if lossy_requested and constraints:
         rule = constraints[0]
