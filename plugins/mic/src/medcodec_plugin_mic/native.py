@@ -83,6 +83,7 @@ def encode(
         raise NativeCodecError(f"{CODEC_NAME}: cannot encode an empty {width}x{height} frame")
     if predictor not in PREDICTORS:
         raise NativeCodecError(f"{CODEC_NAME}: predictor {predictor!r} is not one of {', '.join(PREDICTORS)}")
+    array = array.astype(array.dtype.newbyteorder("="), copy=False)  # big-endian input: values, not bytes
     eight_bit = array.dtype.itemsize == 1
     if signed is None:
         signed = array.dtype.kind == "i"
