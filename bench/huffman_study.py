@@ -20,6 +20,7 @@ Run from the repository root:
 from __future__ import annotations
 
 import argparse
+import functools
 import hashlib
 import io
 import math
@@ -34,7 +35,6 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-
 from medcodec.testing import pydicom_test_files, shared_dir
 from medcodec_plugin_huffman import _huffman, codec
 
@@ -132,11 +132,11 @@ def huffman_row(label: str, path: Path, repeat: int) -> Row:
 
 
 def _j2k(frame: np.ndarray, bits_stored: int) -> tuple[bytes, Callable[[bytes], np.ndarray]]:
-    import openjpeg
+    from openjpeg.utils import decode, encode
 
     # use_mct=False: no colour transform, so colour frames stay exactly reversible as given.
-    encoded = openjpeg.encode(frame, bits_stored=bits_stored, use_mct=False)
-    return encoded, lambda b: np.asarray(openjpeg.decode(b))
+    encoded = encode(frame, bits_stored=bits_stored, use_mct=False)
+    return encoded, lambda b: np.asarray(decode(b))
 
 
 def _jpegls(frame: np.ndarray, bits_stored: int) -> tuple[bytes, Callable[[bytes], np.ndarray]]:
@@ -184,8 +184,9 @@ def _as_codec_input(frame: np.ndarray, bits_stored: int, signed: bool, name: str
     # JPEG-LS and MIC take unsigned samples: signed values are wrapped into two's complement within
     # BitsStored, as pydicom does before JPEG-LS encoding. JPEG 2000 / HTJ2K code signed samples natively.
     if signed and name in {"JPEG-LS", "MIC"}:
-        unsigned = frame.view(np.uint16 if frame.dtype.itemsize == 2 else np.uint8)
-        return (unsigned & ((1 << bits_stored) - 1)).astype(unsigned.dtype)
+        unsigned: np.ndarray = frame.view(np.uint16 if frame.dtype.itemsize == 2 else np.uint8)
+        mask = unsigned.dtype.type((1 << bits_stored) - 1)
+        return np.ascontiguousarray(np.bitwise_and(unsigned, mask))
     return np.ascontiguousarray(frame)
 
 
@@ -195,7 +196,7 @@ def pixel_ratios(path: Path, size: int, codecs: list[str]) -> tuple[bool, str, d
 
     try:
         ds = pydicom.dcmread(path)
-    except Exception as exc:  # some pydicom test files are deliberately broken
+    except Exception as exc:  # noqa: BLE001 -- some pydicom test files are deliberately broken: reported
         return False, "?", {name: f"n/a: unreadable ({type(exc).__name__})" for name in codecs}
     ts = ds.file_meta.get("TransferSyntaxUID", None)
     ts_name = ts.name if ts is not None else "?"
@@ -214,7 +215,7 @@ def pixel_ratios(path: Path, size: int, codecs: list[str]) -> tuple[bool, str, d
         return True, ts_name, {name: f"n/a: {bits_allocated}-bit samples" for name in codecs}
     try:
         array = ds.pixel_array
-    except Exception as exc:  # report, never hide: the row says why
+    except Exception as exc:  # noqa: BLE001 -- reported, never hidden: the row says why
         return True, ts_name, {name: f"n/a: pixel data unreadable ({type(exc).__name__})" for name in codecs}
     array = array.astype(array.dtype.newbyteorder("="), copy=False)  # big-endian files give '>u2' arrays
     frames_count = int(getattr(ds, "NumberOfFrames", 1) or 1)
@@ -233,7 +234,7 @@ def pixel_ratios(path: Path, size: int, codecs: list[str]) -> tuple[bool, str, d
                 if not np.array_equal(decode(encoded).reshape(source.shape), source):
                     raise ValueError("round trip not exact")
                 total += len(encoded)
-        except Exception as exc:  # a codec's limits (colour, signedness, ...) are reported per file
+        except Exception as exc:  # noqa: BLE001 -- a codec's limits (colour, signedness...) are reported per file
             result[name] = f"n/a: {str(exc)[:40] or type(exc).__name__}"
             continue
         result[name] = f"{size / (size - native_bytes + total):.3f}"
@@ -252,19 +253,20 @@ def speed_table(rows: list[Row], paths: dict[str, Path], repeat: int) -> list[st
         largest = max(big, key=lambda r: r.size)
         cases.append((f"{largest.label} (first 5,000,000 bytes)", paths[largest.label].read_bytes()[:FIVE_MB]))
     lines = [
-        "| file | MB | method | ratio | unpack MB/s best (median) | unpack MB/s of CPU time | zlib-6 ratio "
-        "| zlib-6 decompress MB/s | bytes copy MB/s | unpack / zlib-6 | pack MB/s |",
+        ("| file | MB | method | ratio | unpack MB/s best (median) | unpack MB/s of CPU time | zlib-6 ratio "
+         "| zlib-6 decompress MB/s | bytes copy MB/s | unpack / zlib-6 | pack MB/s |"),
         "|---|---|---|---|---|---|---|---|---|---|---|",
     ]
     for label, data in cases:
         packed, method = codec.pack(data)
-        unpack_times = all_times(lambda: codec.unpack_bytes(packed), repeat)
-        # CPU time of this process: what the unpacking costs, whatever else the shared machine runs.
-        unpack_cpu = min(all_times(lambda: codec.unpack_bytes(packed), repeat, time.process_time))
-        pack_s = best_time(lambda: codec.pack_bytes(data), repeat)
         deflated = zlib.compress(data, 6)
-        zlib_s = best_time(lambda: zlib.decompress(deflated), repeat)
-        copy_s = best_time(lambda: bytes(bytearray(data)), repeat)
+        unpack = functools.partial(codec.unpack_bytes, packed)
+        unpack_times = all_times(unpack, repeat)
+        # CPU time of this process: what the unpacking costs, whatever else the shared machine runs.
+        unpack_cpu = min(all_times(unpack, repeat, time.process_time))
+        pack_s = best_time(functools.partial(codec.pack_bytes, data), repeat)
+        zlib_s = best_time(functools.partial(zlib.decompress, deflated), repeat)
+        copy_s = best_time(functools.partial(bytes, bytearray(data)), repeat)
         mb = len(data) / 1e6
         unpack_s, unpack_median = min(unpack_times), statistics.median(unpack_times)
         lines.append(

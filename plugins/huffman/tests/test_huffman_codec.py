@@ -10,7 +10,6 @@ import zlib
 from pathlib import Path
 
 import pytest
-
 from medcodec_plugin_huffman import _huffman, codec
 from medcodec_plugin_huffman.errors import (
     DamagedError,

@@ -28,8 +28,13 @@ import struct
 from dataclasses import dataclass
 
 from medcodec_plugin_huffman import _huffman
-from medcodec_plugin_huffman.errors import DamagedError, DecryptionError, KeyRequiredError, NotPackedError
-from medcodec_plugin_huffman.errors import HuffmanFormatError
+from medcodec_plugin_huffman.errors import (
+    DamagedError,
+    DecryptionError,
+    HuffmanFormatError,
+    KeyRequiredError,
+    NotPackedError,
+)
 
 MAGIC = b"MCHF"
 FORMAT_VERSION = 1
