@@ -306,7 +306,8 @@ def _audit_failure(ds: Dataset, settings: BatchSettings, result: FileResult, exc
 
 def _compress(ds: Dataset, task: FileTask, settings: BatchSettings, result: FileResult) -> None:
     from medcodec.audit import pixel_digest
-    from medcodec.pipeline import audit_record, choose, compress
+    from medcodec.frames import decode_frames
+    from medcodec.pipeline import audit_record, choose, compress, stored_pixels
 
     request = _request(settings)
     spec, choice = choose(ds, request)
@@ -318,13 +319,22 @@ def _compress(ds: Dataset, task: FileTask, settings: BatchSettings, result: File
         result.outcome, result.message = "dry-run", f"would use '{spec.name}' (rule '{choice.rule}')"
         return
     fields = _instance_fields(ds, settings)
-    original_digest = pixel_digest(ds.pixel_array)  # pydicom keeps the array: the pipeline reuses it
+    # Stored values (no YBR->RGB), as the pipeline verifies them; for a native source pydicom caches this
+    # array and the pipeline reuses it.
+    source_pixels: Any = stored_pixels(ds)
+    original_digest = pixel_digest(source_pixels)
+    if not settings.cross_check:
+        source_pixels = None  # only the cross-check needs it later: hold one image less
     report = compress(ds, request=request, jobs=1)  # one process per core already: no frame threads
-    decoded = ds.pixel_array  # the verification decode, cached by pydicom
+    if report.lossy:  # one more decode, for the checksum `medcodec verify --audit` compares with
+        decoded = decode_frames(ds, jobs=1, as_rgb=False)
+        output_digest = pixel_digest(decoded)
+    else:  # the pipeline verified the decode bit-exact: the output's pixels are the original's
+        decoded, output_digest = source_pixels, original_digest
     record = audit_record(outcome="compressed" if settings.operation == "compress" else "transcoded",
                           report=report, spec=spec)
     record.update(fields, ssim=None if report.ssim is None else round(report.ssim, 5),
-                  original_pixel_sha256=original_digest, output_pixel_sha256=pixel_digest(decoded),
+                  original_pixel_sha256=original_digest, output_pixel_sha256=output_digest,
                   source_file_bytes=result.source_bytes)
     result.outcome = record["outcome"]
     result.original_bytes, result.compressed_bytes = report.original_bytes, report.compressed_bytes
@@ -338,7 +348,7 @@ def _decompress(ds: Dataset, task: FileTask, settings: BatchSettings, result: Fi
     from pydicom.uid import UID
 
     from medcodec.audit import pixel_digest
-    from medcodec.pipeline import audit_record
+    from medcodec.pipeline import audit_record, stored_pixels
 
     to_uid = str(settings.to_uid or EXPLICIT_VR_LITTLE_ENDIAN)
     source_ts = _source_ts(ds)
@@ -350,10 +360,12 @@ def _decompress(ds: Dataset, task: FileTask, settings: BatchSettings, result: Fi
         return
     started = time.perf_counter()
     fields = _instance_fields(ds, settings)
-    pixels = ds.pixel_array
+    pixels = stored_pixels(ds)
     digest = pixel_digest(pixels)
     if ds.file_meta.TransferSyntaxUID.is_compressed:
-        ds.decompress(generate_instance_uid=False)  # keeps LossyImageCompression: decoding adds no loss
+        # Stored values, no YBR->RGB: the native copy holds exactly what was decoded. LossyImageCompression
+        # is kept: decoding adds no loss, and once lossy always lossy.
+        ds.decompress(generate_instance_uid=False, as_rgb=False)
     ds.file_meta.TransferSyntaxUID = UID(to_uid)
     uid = str(ds.get("SOPInstanceUID", "")) or None
     record = audit_record(outcome="decompressed" if settings.operation == "decompress" else "transcoded",
@@ -531,6 +543,7 @@ def check_output(path: Path, label: str, original: Path | None,
     from pydicom import dcmread
 
     from medcodec.audit import pixel_digest
+    from medcodec.pipeline import stored_pixels
     from medcodec.verify import compare
 
     entry: dict[str, Any] = {"file": label, "status": "failed", "detail": ""}
@@ -538,7 +551,7 @@ def check_output(path: Path, label: str, original: Path | None,
     notes: list[str] = []
     try:
         ds = dcmread(path)
-        pixels = ds.pixel_array
+        pixels = stored_pixels(ds)
     except Exception as exc:  # noqa: BLE001 - any decoder failure is a failed check
         entry["detail"] = f"does not decode: {type(exc).__name__}: {exc}"
         return entry
@@ -562,7 +575,7 @@ def check_output(path: Path, label: str, original: Path | None,
                          f"{record.get('codec') or '-'})")
     if original is not None:
         try:
-            reference = dcmread(original).pixel_array
+            reference = stored_pixels(dcmread(original))
             result = compare(reference, pixels)
         except FileNotFoundError:
             problems.append(f"original '{original}' not found")

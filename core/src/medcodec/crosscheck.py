@@ -51,8 +51,10 @@ def available_tool(transfer_syntax: str) -> tuple[str, tuple[str, ...]] | None:
 
 def cross_check(path: str | Path, expected: np.ndarray, transfer_syntax: str, *, lossless: bool,
                 timeout: float = 120.0) -> CrossCheck:
-    """Decode ``path`` with an independent tool and compare with ``expected`` (pydicom's decoded pixels)."""
+    """Decode ``path`` with an independent tool and compare with ``expected`` (medcodec's decode, stored values)."""
     from pydicom import dcmread
+
+    from medcodec.pipeline import stored_pixels
 
     tool = available_tool(transfer_syntax)
     if tool is None:
@@ -66,7 +68,7 @@ def cross_check(path: str | Path, expected: np.ndarray, transfer_syntax: str, *,
             message = (proc.stderr or proc.stdout).strip().splitlines()
             return CrossCheck("failed", exe, f"{exe} exit {proc.returncode}: {message[-1] if message else ''}")
         try:
-            theirs = dcmread(out).pixel_array
+            theirs = stored_pixels(dcmread(out))
         except Exception as exc:  # noqa: BLE001 - whatever the tool wrote, it did not decode
             return CrossCheck("failed", exe, f"{exe} wrote pixels pydicom cannot read: {exc}")
     if theirs.shape != expected.shape:
