@@ -166,6 +166,11 @@ def _run_all(
             click.echo(f"error: {exc}", err=True)
             failures += 1
             continue
+        except MemoryError:
+            # Whole files are held in memory (about 3-4x their size while packing with verification).
+            click.echo(f"error: Cannot process '{job.source}': not enough memory for a file of this size.", err=True)
+            failures += 1
+            continue
         outcomes.append(outcome)
         click.echo(describe(outcome))
     if len(jobs) > 1:
