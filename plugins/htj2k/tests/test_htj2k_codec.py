@@ -153,3 +153,22 @@ def test_max_error_target_holds_on_a_saturated_image(real_dataset) -> None:
     result = codec.encode_to_target(arr, LossyTarget(max_error=3), native_bytes=arr.nbytes)
     decoded = codec.decode_exact(result.stream, codestream.parse(result.stream))
     assert not result.reversible and np.abs(decoded.astype(np.int64) - arr).max() <= 3
+
+
+@pytest.mark.parametrize("key", ["emri_small.dcm", "ct16_signed", "dx8_monochrome1", "us_rgb8"])
+@pytest.mark.parametrize("reversible", [True, False])
+def test_widened_decode_matches_openjpeg_and_thumbnails_do_not_wrap(real_dataset, key: str,
+                                                                    reversible: bool) -> None:
+    """emri_small (unsigned MR, black background): a plain OpenJPH thumbnail wraps -12 to 65524."""
+    arr = real_dataset(key).pixel_array
+    arr = arr[0] if key == "emri_small.dcm" else arr
+    settings = EncodeSettings(reversible=reversible, qstep=None if reversible else codec.qstep_for(3, arr.dtype))
+    stream = codec.encode(arr, settings)
+    info = codestream.parse(stream)
+    reference = codec.decode_with_openjpeg(stream).astype(np.int64)
+    assert np.abs(codec.decode_widened(stream, info) - reference).max() <= (0 if reversible else 1)
+    thumb = codec.thumbnail(stream, max(arr.shape[:2]) // 4)
+    step = 1 << codec.reduce_for(info, max(arr.shape[:2]) // 4)
+    sub = arr[::step, ::step].astype(float)
+    assert thumb.dtype == arr.dtype and thumb.shape == sub.shape
+    assert np.corrcoef(sub.ravel(), thumb.ravel().astype(float))[0, 1] > 0.9

@@ -149,11 +149,46 @@ def reduce_for(info: codestream.CodestreamInfo, max_size: int) -> int:
 def thumbnail(stream: bytes | bytearray, max_size: int = 128) -> np.ndarray:
     """A small image decoded from the lowest resolution levels only (the others are never decoded).
 
-    OpenJPH is the only library here that can skip resolution levels, so an irreversible codestream's
-    thumbnail can show wrapped samples where the image is saturated (see :func:`decode_exact`)."""
+    OpenJPH is the only library here that can skip resolution levels, and imagecodecs would wrap its samples
+    (a low-pass band overshoots the sample range at dark or saturated edges: 0 - 12 -> 65524), so the
+    codestream is decoded as if it were one bit wider (:func:`decode_widened`) and the result clipped.
+    """
     if max_size < 1:
         raise Htj2kCodecError(f"thumbnail size must be at least 1 pixel, got {max_size}")
-    return decode(stream, reduce=reduce_for(codestream.parse(stream), max_size))
+    info = codestream.parse(stream)
+    values = decode_widened(stream, info, reduce=reduce_for(info, max_size))
+    first = info.components[0]
+    lo, hi = (-(1 << (first.precision - 1)), (1 << (first.precision - 1)) - 1) if first.signed else \
+        (0, (1 << first.precision) - 1)
+    itemsize = 1 if first.precision <= 8 else 2 if first.precision <= 16 else 4
+    return np.clip(values, lo, hi).astype(f"{'i' if first.signed else 'u'}{itemsize}")
+
+
+def decode_widened(stream: bytes | bytearray, info: codestream.CodestreamInfo, *, reduce: int = 0) -> np.ndarray:
+    """OpenJPH's reconstruction as int64 values that cannot have wrapped.
+
+    A copy of the codestream declares every component one bit more precise (SIZ Ssiz + 1), which makes
+    imagecodecs return a container twice as wide. What changes is known: an unsigned component's DC level
+    shift doubles (2**P instead of 2**(P-1)) and, for the irreversible wavelet, OpenJPH scales the normalised
+    samples by 2**(P+1) instead of 2**P (values double); the packets and the reversible arithmetic do not
+    depend on the precision.
+    """
+    precisions = {c.precision for c in info.components}
+    if len(precisions) != 1 or len({c.signed for c in info.components}) != 1:
+        raise Htj2kCodecError("components of different precision or sign are not supported")
+    precision = precisions.pop()
+    if precision >= 32:
+        raise Htj2kCodecError(f"{precision}-bit samples cannot be widened")
+    wide = bytearray(stream)
+    siz_components = 4 + 2 + 36  # SOC, SIZ marker, Lsiz ... Csiz; SIZ always follows SOC
+    for index in range(len(info.components)):
+        wide[siz_components + 3 * index] += 1  # Ssiz: precision - 1 in the low 7 bits
+    values = decode(wide, reduce=reduce).astype(np.int64)
+    if not info.reversible:
+        return np.rint(values / 2).astype(np.int64)  # unsigned: 2 * (x - 2**(P-1)) + 2**P = 2 * x
+    if not info.components[0].signed:
+        values -= 1 << (precision - 1)
+    return values
 
 
 # --- lossy targets -----------------------------------------------------------------------------------------
