@@ -168,9 +168,10 @@ def decode_frame(src: bytes, runner: DecodeRunner) -> bytearray:
 def _encoded_frames(runner: Any) -> Iterator[bytes] | None:
     from pydicom.encaps import generate_frames
 
-    if not isinstance(runner.src, bytes | bytearray):
+    src = runner.src
+    if not isinstance(src, bytes):
         return None  # a file object: reading it from two places would move its position under pydicom
-    return generate_frames(runner.src, number_of_frames=runner.number_of_frames,
+    return generate_frames(src, number_of_frames=runner.number_of_frames,
                            extended_offsets=runner.extended_offsets)
 
 

@@ -130,10 +130,10 @@ def decode_exact(stream: bytes | bytearray, info: codestream.CodestreamInfo, *,
 def decode_with_openjpeg(stream: bytes | bytearray) -> np.ndarray:
     """Decode with OpenJPEG (pylibjpeg-openjpeg): the independent implementation used as a fallback and to
     cross-check our codestreams."""
-    import openjpeg
+    from openjpeg.utils import decode as openjpeg_decode
 
     try:
-        return openjpeg.decode(bytes(stream), j2k_format=0)
+        return openjpeg_decode(bytes(stream), j2k_format=0)
     except Exception as exc:
         raise Htj2kCodecError(f"OpenJPEG could not decode the codestream: {exc}") from exc
 
@@ -161,7 +161,8 @@ def thumbnail(stream: bytes | bytearray, max_size: int = 128) -> np.ndarray:
     lo, hi = (-(1 << (first.precision - 1)), (1 << (first.precision - 1)) - 1) if first.signed else \
         (0, (1 << first.precision) - 1)
     itemsize = 1 if first.precision <= 8 else 2 if first.precision <= 16 else 4
-    return np.clip(values, lo, hi).astype(f"{'i' if first.signed else 'u'}{itemsize}")
+    clipped: np.ndarray = np.clip(values, lo, hi).astype(f"{'i' if first.signed else 'u'}{itemsize}")
+    return clipped
 
 
 def decode_widened(stream: bytes | bytearray, info: codestream.CodestreamInfo, *, reduce: int = 0) -> np.ndarray:

@@ -6,6 +6,8 @@ pydicom user at start-up, so it must stay cheap. imagecodecs and numpy are impor
 
 from __future__ import annotations
 
+from typing import Any
+
 import medcodec
 
 HTJ2KLossless = "1.2.840.10008.1.2.4.201"
@@ -33,7 +35,7 @@ LOSSY_OPTIONS = {
     "htj2k_reversible": "True: reversible 5-3 wavelet, lossless (the default when no target is given)",
 }
 
-_COMMON = {
+_COMMON: dict[str, Any] = {
     "adapter": ADAPTER,
     "distribution": DISTRIBUTION,
     "bits_stored": BITS_STORED,
@@ -46,17 +48,17 @@ SPECS = (
     medcodec.CodecSpec(
         name="htj2k_lossless", transfer_syntax=HTJ2KLossless, lossless=True,
         description="HTJ2K lossless (ISO 15444-15, reversible 5-3), OpenJPH via imagecodecs",
-        options=ENCODE_OPTIONS, **_COMMON,  # type: ignore[arg-type]
+        options=ENCODE_OPTIONS, **_COMMON,
     ),
     medcodec.CodecSpec(
         name="htj2k_lossless_rpcl", transfer_syntax=HTJ2KLosslessRPCL, lossless=True,
         description="HTJ2K lossless with RPCL progression and TLM (streamable), OpenJPH via imagecodecs",
-        options=ENCODE_OPTIONS, **_COMMON,  # type: ignore[arg-type]
+        options=ENCODE_OPTIONS, **_COMMON,
     ),
     medcodec.CodecSpec(
         name="htj2k", transfer_syntax=HTJ2K, lossless=False, lossy_method=LOSSY_METHOD,
         description="HTJ2K lossy or lossless (irreversible 9-7 with a quality or ratio target), OpenJPH",
-        options={**ENCODE_OPTIONS, **LOSSY_OPTIONS}, **_COMMON,  # type: ignore[arg-type]
+        options={**ENCODE_OPTIONS, **LOSSY_OPTIONS}, **_COMMON,
     ),
 )
 
