@@ -53,7 +53,7 @@ def plugin_module(name: str = TOY_NAME, uid: str = TOY_UID, **spec_overrides: An
         register(medcodec.CodecSpec(**{
             "name": name, "transfer_syntax": uid, "lossless": True, "adapter": ADAPTER,
             "distribution": "fake-distribution", "bits_stored": tuple(range(1, 17)), "samples_per_pixel": (1,),
-            "keyword": "ToyDeltaZlib", "uid_name": "Toy delta+zlib (medcodec test)", **spec_overrides}))
+            "keyword": "ToyDeltaZlib", "thread_safe": True, "uid_name": "Toy delta+zlib (medcodec test)", **spec_overrides}))
 
     module.medcodec_register_codecs = medcodec_register_codecs
     return module

@@ -319,8 +319,13 @@ def _compress(ds: Dataset, task: FileTask, settings: BatchSettings, result: File
         result.outcome, result.message = "dry-run", f"would use '{spec.name}' (rule '{choice.rule}')"
         return
     fields = _instance_fields(ds, settings)
-    # Stored values (no YBR->RGB), as the pipeline verifies them; for a native source pydicom caches this
-    # array and the pipeline reuses it.
+    source_ts = _source_ts(ds)
+    if ds.file_meta.TransferSyntaxUID.is_compressed:
+        # Decode once, keeping the stored values: pydicom's default would convert YBR to RGB, a lossy step
+        # the "lossless" result would then silently include.
+        ds.decompress(generate_instance_uid=False, as_rgb=False)
+    # Stored values (no YBR->RGB), as the pipeline verifies them; pydicom caches this array and the pipeline
+    # reuses it.
     source_pixels: Any = stored_pixels(ds)
     original_digest = pixel_digest(source_pixels)
     if not settings.cross_check:
@@ -333,7 +338,7 @@ def _compress(ds: Dataset, task: FileTask, settings: BatchSettings, result: File
         decoded, output_digest = source_pixels, original_digest
     record = audit_record(outcome="compressed" if settings.operation == "compress" else "transcoded",
                           report=report, spec=spec)
-    record.update(fields, ssim=None if report.ssim is None else round(report.ssim, 5),
+    record.update(fields, source_transfer_syntax=source_ts, ssim=None if report.ssim is None else round(report.ssim, 5),
                   original_pixel_sha256=original_digest, output_pixel_sha256=output_digest,
                   source_file_bytes=result.source_bytes)
     result.outcome = record["outcome"]

@@ -1,9 +1,10 @@
 """Encode or decode the frames of one multi-frame dataset on several threads.
 
-pydicom codes frames one after the other. The native codecs behind medcodec (OpenJPH and OpenJPEG through
-imagecodecs, CharLS, the Rust cores) release the GIL, so frames coded on a thread pool use every core. The
-result is byte-identical to pydicom's serial path: the same encoder is called for each frame, and the frames
-are encapsulated in order exactly as ``Dataset.compress`` does.
+pydicom codes frames one after the other. Codecs whose adapter declares ``CodecSpec.thread_safe`` (they
+release the GIL and share no state: the Rust cores, zlib) have their frames coded on a thread pool, using every
+core. The result is byte-identical to pydicom's serial path: the same encoder is called for each frame, and the
+frames are encapsulated in order exactly as ``Dataset.compress`` does. Other codecs stay serial: two threads
+decoding at once through pylibjpeg-openjpeg crash the interpreter (measured here).
 """
 
 from __future__ import annotations
@@ -64,7 +65,7 @@ def decode_frames(ds: Dataset, *, jobs: int = 0, **options: Any) -> np.ndarray:
     frames = int(ds.get("NumberOfFrames", 1) or 1)
     jobs = jobs or default_jobs()
     if frames < 2 or jobs < 2:
-        return ds.pixel_array
+        return pixel_array(ds, **options)
     with ThreadPoolExecutor(max_workers=min(jobs, frames)) as pool:
         decoded = list(pool.map(lambda i: pixel_array(ds, index=i, **options), range(frames)))
     return np.stack(decoded)

@@ -206,6 +206,8 @@ def _encode_and_verify(
     # encoder) must leave pydicom free to use its own plugin first.
     primary = spec.adapter is not None and (spec.is_private or spec.prefer or spec.exclusive_encoder)
     plugin = spec.label if primary else ""
+    if not (primary and spec.thread_safe):
+        jobs = 1  # only our own thread-safe adapters may code frames concurrently
     if int(ds.get("SamplesPerPixel", 1)) > 1:
         ds.PlanarConfiguration = 0  # pixel_array (the source we pass) is always colour-by-pixel
         if spec.colour_photometric and ds.PhotometricInterpretation == "RGB":
@@ -253,7 +255,8 @@ def _verify(
     jobs: int = 0,
 ) -> None:
     try:
-        decoded = decode_frames(ds, jobs=jobs, as_rgb=False)
+        decoded = decode_frames(ds, jobs=jobs, as_rgb=False,
+                                decoding_plugin=spec.label if jobs != 1 and spec.decoder else "")
     except Exception as exc:  # noqa: BLE001 - any decoder failure is a verification failure
         raise VerificationError(spec.name, spec.transfer_syntax, f"the result does not decode: {exc}",
                                 request.source) from exc

@@ -74,6 +74,9 @@ class CodecSpec:
     :param default_options: options used when the caller gives none (a lossy codec's default quality).
     :param colour_photometric: PhotometricInterpretation to declare for RGB input when the codec applies its own
         reversible/irreversible colour transform (JPEG 2000 family: ``YBR_RCT`` / ``YBR_ICT``, as DICOM requires).
+    :param thread_safe: the adapter's frame functions may run on several threads at once (they release the GIL
+        and share no state). Only then are the frames of one dataset coded in parallel: pylibjpeg-openjpeg,
+        for one, crashes the interpreter when two threads decode at once (measured here).
     """
 
     name: str
@@ -95,6 +98,7 @@ class CodecSpec:
     options: Mapping[str, str] = field(default_factory=dict)
     default_options: Mapping[str, Any] = field(default_factory=dict)
     colour_photometric: str | None = None
+    thread_safe: bool = False
 
     def __post_init__(self) -> None:
         if not self.name or self.name != self.name.lower() or not self.name.replace("_", "").isalnum():

@@ -37,7 +37,8 @@ STANDARD_CODECS = (
     CodecSpec("deflated_image_frame", "1.2.840.10008.1.2.8.1", True, "medcodec.adapters.deflate", DIST,
               "Deflated Image Frame Compression (raw deflate per frame), medcodec's adapter",
               bits_stored=tuple(range(1, 17)), options={"deflate_level": "zlib level 0-9 (default 6)"},
-              uid_name="Deflated Image Frame Compression", keyword="DeflatedImageFrameCompression"),
+              uid_name="Deflated Image Frame Compression", keyword="DeflatedImageFrameCompression",
+              thread_safe=True),
 )
 
 
