@@ -3,17 +3,23 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
+from pathlib import Path
 from typing import Any, ClassVar
 
 from medcodec.testing import CodecConformance
 
 
+GOLDEN = Path(__file__).parent / "golden"
+
+
 class TestHtj2kLosslessConformance(CodecConformance):
     codec_name = "htj2k_lossless"
+    golden_dir = GOLDEN / "htj2k_lossless"
 
 
 class TestHtj2kLosslessRpclConformance(CodecConformance):
     codec_name = "htj2k_lossless_rpcl"
+    golden_dir = GOLDEN / "htj2k_lossless_rpcl"
 
 
 class TestHtj2kLossyConformance(CodecConformance):
@@ -23,6 +29,7 @@ class TestHtj2kLossyConformance(CodecConformance):
     lossless = False
     max_abs_error = 2
     encode_options: ClassVar[Mapping[str, Any]] = {"htj2k_max_error": 2}
+    golden_dir = GOLDEN / "htj2k"
 
 
 class TestHtj2kReversibleConformance(CodecConformance):
