@@ -238,3 +238,20 @@ def test_bad_invocations_are_clear(tmp_path: Path) -> None:
     assert inside.exit_code == 2 and "is inside source folder" in inside.output
     unknown = runner.invoke(cli, ["compress", str(src), "-o", str(tmp_path / "d"), "--codec", "jpeg_xl"])
     assert unknown.exit_code == 1 and "Unknown codec 'jpeg_xl'" in unknown.output
+
+
+def test_a_compressed_ybr_source_is_recompressed_without_a_colour_conversion(tmp_path: Path) -> None:
+    """pydicom's default decode turns YBR_FULL into RGB (a rounding step); a lossless run must not."""
+    from medcodec.pipeline import stored_pixels
+
+    ybr = "dcm4che/dcm4che-test-data/src/main/resources/YBR_FULL-RLE.dcm"
+    src = make_tree(tmp_path / "src", {"us/YBR.dcm": ybr})
+    dst = tmp_path / "dst"
+    invoke("compress", str(src), "-o", str(dst), "--codec", "jpeg_ls_lossless", "--cross-check")
+    out = pydicom.dcmread(dst / "us" / "YBR.dcm")
+    assert out.PhotometricInterpretation == "YBR_FULL"
+    assert np.array_equal(stored_pixels(out), stored_pixels(pydicom.dcmread(src / "us" / "YBR.dcm")))
+    [record] = read_audit(dst / "medcodec-audit.jsonl").records
+    assert record["source_transfer_syntax"] == "1.2.840.10008.1.2.5"
+    assert record["cross_check"] == "passed:dcmdjpls"
+    assert invoke("verify", str(dst), "--against", str(src))["failed"] == 0
