@@ -8,7 +8,6 @@ from typing import Any, ClassVar
 
 from medcodec.testing import CodecConformance
 
-
 GOLDEN = Path(__file__).parent / "golden"
 
 
