@@ -26,7 +26,7 @@ pub fn bucket(s: u32) -> u8 {
 }
 
 /// Buckets of the pixels of one row from the residuals `above` of the previous row.
-#[inline]
+#[inline(always)]
 pub fn row_buckets(above: &[u16], out: &mut [u8]) {
     let w = above.len();
     debug_assert_eq!(out.len(), w);
@@ -42,7 +42,7 @@ pub fn row_buckets(above: &[u16], out: &mut [u8]) {
 }
 
 /// Groups of the pixels of one row from the residuals `above` of the previous row.
-#[inline]
+#[inline(always)]
 pub fn row_groups(above: &[u16], map: &[u8; BUCKETS], out: &mut [u8]) {
     row_buckets(above, out);
     for g in out.iter_mut() {

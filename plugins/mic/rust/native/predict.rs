@@ -75,16 +75,12 @@ macro_rules! with_predictor {
 }
 pub(crate) use with_predictor;
 
+/// MED as the median of (a, b, a + b - c), written with min/max so it compiles to conditional
+/// moves: the branchy form mispredicts on noisy images.
 #[inline(always)]
 pub fn med(a: i32, b: i32, c: i32) -> i32 {
-    let (lo, hi) = if a < b { (a, b) } else { (b, a) };
-    if c >= hi {
-        lo
-    } else if c <= lo {
-        hi
-    } else {
-        a + b - c
-    }
+    let (lo, hi) = (a.min(b), a.max(b));
+    (a + b - c).min(hi).max(lo)
 }
 
 /// Least-squares LS4 weights over the sampled rows of `values` (width `w`), or None when the

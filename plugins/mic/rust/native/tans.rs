@@ -87,10 +87,17 @@ pub struct DecodeEntry {
     pub z_base: u16,
     /// Next state = `state_base + (state bits read)`.
     pub state_base: u16,
-    pub state_bits: u8,
+    /// Bits of this pixel's field: state bits + raw bits.
+    pub field_bits: u8,
     pub raw_bits: u8,
     pub token: u8,
     _pad: u8,
+}
+
+impl DecodeEntry {
+    pub fn state_bits(&self) -> u32 {
+        (self.field_bits - self.raw_bits) as u32
+    }
 }
 
 pub type DecodeTable = [DecodeEntry; L];
@@ -107,7 +114,7 @@ pub fn decode_table(freq: &[u32]) -> Box<DecodeTable> {
         table[slot] = DecodeEntry {
             z_base: z_base as u16,
             state_base: ((nx << state_bits) - L as u32) as u16,
-            state_bits: state_bits as u8,
+            field_bits: (state_bits + raw_bits) as u8,
             raw_bits: raw_bits as u8,
             token: symbol,
             _pad: 0,
@@ -194,7 +201,7 @@ mod tests {
                 let (bits, nb) = enc.encode(t, &mut x);
                 let e = dec[x as usize - L];
                 assert_eq!(e.token as u32, t);
-                assert_eq!(e.state_bits as u32, nb);
+                assert_eq!(e.state_bits(), nb);
                 assert_eq!(e.state_base as u32 + bits + L as u32, x0);
             }
         }
