@@ -6,7 +6,7 @@ default lossless 'diagnostic' profile), and reports wall time, speed-up, through
 each worker's peak resident memory -- also as the increase over an idle worker (interpreter, numpy, pydicom and
 the codecs loaded) relative to the largest image, the design document's "memory < 2x image size" target.
 
-    uv run python bench/batch_bench.py                 # jobs 1 and 2, corpus copied once
+    uv run python bench/batch_bench.py                 # jobs 1 and 2, corpus copied once, best of 2 rounds
     uv run python bench/batch_bench.py --jobs 1 2 4 --repeat 2 --json bench-batch.json
 
 The machine is shared: the load average before and after each run is printed with the figures.
@@ -26,10 +26,18 @@ import time
 from pathlib import Path
 from typing import Any
 
+#: A warm idle worker: interpreter, numpy, pydicom and the codec libraries loaded by compressing pydicom's tiny
+#: CT_small once with every lossless standard codec; its peak RSS is the baseline a worker's image memory adds to.
 IDLE_WORKER = """
-import resource, sys
-from medcodec.archive import BatchSettings, init_worker
-init_worker(BatchSettings())
+import resource, sys, tempfile
+from pathlib import Path
+from pydicom.data import get_testdata_file
+from medcodec.archive import BatchSettings, FileTask, init_worker, process_file
+with tempfile.TemporaryDirectory() as tmp:
+    for codec in ("jpeg2000_lossless", "jpeg_ls_lossless", "rle_lossless"):
+        init_worker(BatchSettings(codec=codec))
+        result = process_file(FileTask(get_testdata_file("CT_small.dcm"), str(Path(tmp) / codec), codec))
+        assert result.outcome == "compressed", result
 print(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss)
 """
 
@@ -76,6 +84,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--jobs", type=int, nargs="+", default=[1, 2])
     parser.add_argument("--repeat", type=int, default=1, help="copies of the corpus in the folder")
+    parser.add_argument("--rounds", type=int, default=2, help="runs per job count; the fastest is reported")
     parser.add_argument("--max-image-bytes", type=int, default=16_000_000)
     parser.add_argument("--plugins", default="standard", help="MEDCODEC_LOAD_PLUGINS for the runs")
     parser.add_argument("--json", type=Path, help="also write the figures here")
@@ -86,7 +95,19 @@ def main() -> None:
         src = Path(tmp) / "src"
         files, native = build_folder(src, args.repeat, args.max_image_bytes)
         idle = idle_worker_rss_kib(env)
-        runs = [run(src, Path(tmp) / f"out{jobs}", jobs, env) for jobs in args.jobs]
+        best: dict[int, dict[str, Any]] = {}
+        for round_ in range(args.rounds):  # alternate the order: a load change hits every job count alike
+            order = args.jobs if round_ % 2 == 0 else list(reversed(args.jobs))
+            for jobs in order:
+                out = Path(tmp) / f"out{jobs}"
+                shutil.rmtree(out, ignore_errors=True)
+                result = run(src, out, jobs, env)
+                result["all_wall_seconds"] = best.get(jobs, {}).get("all_wall_seconds", []) + [result["wall_seconds"]]
+                if jobs not in best or result["wall_seconds"] < best[jobs]["wall_seconds"]:
+                    best[jobs] = result
+                else:
+                    best[jobs]["all_wall_seconds"] = result["all_wall_seconds"]
+        runs = [best[jobs] for jobs in args.jobs]
         reference = runs[0]
         same = all(
             (Path(tmp) / f"out{r['jobs']}" / p.relative_to(Path(tmp) / f"out{reference['jobs']}")).read_bytes()
@@ -112,7 +133,8 @@ def main() -> None:
               f"{s['outcomes'].get('failed', 0) + s['outcomes'].get('refused', 0):>4} "
               f"{', '.join(f'{p:.0f}' for p in peaks):>22} {growth:>20.2f} "
               f"{r['load_before']:>5.2f}->{r['load_after']:<5.2f}")
-    print(f"outputs identical across job counts: {same}")
+    print(f"outputs identical across job counts: {same}; wall seconds of every round: "
+          + "; ".join(f"jobs {r['jobs']}: {', '.join(map(str, r['all_wall_seconds']))}" for r in runs))
     for r in runs[:1]:
         for failure in r["failed"]:
             print(f"  failed (jobs={r['jobs']}): {failure}")

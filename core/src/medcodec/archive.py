@@ -304,6 +304,12 @@ def _audit_failure(ds: Dataset, settings: BatchSettings, result: FileResult, exc
     _Worker.audit.write(record)
 
 
+def _full_resolution_ybr(ds: Dataset) -> None:
+    """A decoded YBR_FULL_422 frame is full resolution: label it YBR_FULL (pydicom keeps 422 with as_rgb=False)."""
+    if str(ds.get("PhotometricInterpretation", "")) == "YBR_FULL_422":
+        ds.PhotometricInterpretation = "YBR_FULL"
+
+
 def _compress(ds: Dataset, task: FileTask, settings: BatchSettings, result: FileResult) -> None:
     from medcodec.audit import pixel_digest
     from medcodec.frames import decode_frames
@@ -324,6 +330,7 @@ def _compress(ds: Dataset, task: FileTask, settings: BatchSettings, result: File
         # Decode once, keeping the stored values: pydicom's default would convert YBR to RGB, a lossy step
         # the "lossless" result would then silently include.
         ds.decompress(generate_instance_uid=False, as_rgb=False)
+        _full_resolution_ybr(ds)
     # Stored values (no YBR->RGB), as the pipeline verifies them; pydicom caches this array and the pipeline
     # reuses it.
     source_pixels: Any = stored_pixels(ds)
@@ -371,6 +378,7 @@ def _decompress(ds: Dataset, task: FileTask, settings: BatchSettings, result: Fi
         # Stored values, no YBR->RGB: the native copy holds exactly what was decoded. LossyImageCompression
         # is kept: decoding adds no loss, and once lossy always lossy.
         ds.decompress(generate_instance_uid=False, as_rgb=False)
+        _full_resolution_ybr(ds)
     ds.file_meta.TransferSyntaxUID = UID(to_uid)
     uid = str(ds.get("SOPInstanceUID", "")) or None
     record = audit_record(outcome="decompressed" if settings.operation == "decompress" else "transcoded",
