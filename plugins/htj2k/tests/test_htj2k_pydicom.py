@@ -174,3 +174,17 @@ def test_lossy_saturated_image_decodes_through_pydicom_without_wrap(real_dataset
     expected = ds.pixel_array.astype(np.int64)
     ds.compress(HTJ2K, htj2k_qstep=4)
     assert np.abs(ds.pixel_array.astype(np.int64) - expected).max() <= 8
+
+
+@pytest.mark.parametrize("bits", range(1, 17))
+@pytest.mark.parametrize("signed", [False, True], ids=["unsigned", "signed"])
+def test_every_claimed_bits_stored_round_trips(bits: int, signed: bool) -> None:
+    from medcodec.testing import make_dataset
+
+    if bits == 1 and signed:
+        pytest.skip("a 1-bit signed sample has no magnitude")
+    for uid in LOSSLESS_SYNTAXES:
+        ds = make_dataset(33, 70, 2, bits, signed, 1, seed=bits)
+        expected = ds.pixel_array.copy()
+        ds.compress(uid)
+        np.testing.assert_array_equal(ds.pixel_array, expected)
