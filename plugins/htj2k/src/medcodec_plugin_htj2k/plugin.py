@@ -6,9 +6,12 @@ pydicom user at start-up, so it must stay cheap. imagecodecs and numpy are impor
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import medcodec
+
+if TYPE_CHECKING:
+    import click
 
 HTJ2KLossless = "1.2.840.10008.1.2.4.201"
 HTJ2KLosslessRPCL = "1.2.840.10008.1.2.4.202"
@@ -67,3 +70,10 @@ SPECS = (
 def medcodec_register_codecs(register: medcodec.Register) -> None:
     for spec in SPECS:
         register(spec)
+
+
+@medcodec.hookimpl
+def medcodec_register_commands(cli: click.Group) -> None:
+    from medcodec_plugin_htj2k.cli import htj2k  # lazy: click commands import pydicom and imagecodecs
+
+    cli.add_command(htj2k, "htj2k")
