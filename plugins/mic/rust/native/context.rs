@@ -91,27 +91,30 @@ pub fn merge(hists: &[[u32; TOKENS]; BUCKETS]) -> ([u8; BUCKETS], Vec<[u32; TOKE
         h[0] = 1;
         return ([0; BUCKETS], vec![h]);
     }
-    loop {
-        let mut best: Option<(f64, usize, [u32; TOKENS], f64)> = None;
-        for i in 0..groups.len().saturating_sub(1) {
-            let mut h = groups[i].1;
-            for (t, c) in h.iter_mut().zip(groups[i + 1].1.iter()) {
-                *t += c;
-            }
-            let cost = group_cost(&h);
-            let delta = cost - groups[i].2 - groups[i + 1].2;
-            if best.as_ref().map_or(true, |b| delta < b.0) {
-                best = Some((delta, i, h, cost));
-            }
+    // Cost change of merging group i with group i + 1, kept up to date as groups merge.
+    let merged = |a: &(Vec<usize>, [u32; TOKENS], f64), b: &(Vec<usize>, [u32; TOKENS], f64)| {
+        let mut h = a.1;
+        for (t, c) in h.iter_mut().zip(b.1.iter()) {
+            *t += c;
         }
-        match best {
-            Some((delta, i, h, cost)) if delta < 0.0 || groups.len() > MAX_GROUPS => {
-                let next = groups.remove(i + 1);
-                groups[i].0.extend(next.0);
-                groups[i].1 = h;
-                groups[i].2 = cost;
-            }
-            _ => break,
+        let cost = group_cost(&h);
+        (cost - a.2 - b.2, h, cost)
+    };
+    let mut pairs: Vec<(f64, [u32; TOKENS], f64)> = groups.windows(2).map(|g| merged(&g[0], &g[1])).collect();
+    while let Some((i, &(delta, _, _))) = pairs.iter().enumerate().min_by(|x, y| x.1 .0.total_cmp(&y.1 .0)) {
+        if delta >= 0.0 && groups.len() <= MAX_GROUPS {
+            break;
+        }
+        let (_, h, cost) = pairs.remove(i);
+        let next = groups.remove(i + 1);
+        groups[i].0.extend(next.0);
+        groups[i].1 = h;
+        groups[i].2 = cost;
+        if i + 1 < groups.len() {
+            pairs[i] = merged(&groups[i], &groups[i + 1]);
+        }
+        if i > 0 {
+            pairs[i - 1] = merged(&groups[i - 1], &groups[i]);
         }
     }
     // Empty buckets join the group of the nearest used bucket below (or the first group).

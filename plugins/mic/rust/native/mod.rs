@@ -134,11 +134,16 @@ pub fn encode(samples: &[u16], width: usize, height: usize, opts: &EncodeOptions
         (true, true) => 0x80,
         (true, false) => 0x8000,
     };
-    let flipped: Vec<u16> = samples.iter().map(|&s| s ^ flip).collect();
+    // One pass: flip the sign bit and note which values occur.
     let mut seen = vec![false; 1 << 16];
-    for &v in &flipped {
-        seen[v as usize] = true;
-    }
+    let flipped: Vec<u16> = samples
+        .iter()
+        .map(|&s| {
+            let v = s ^ flip;
+            seen[v as usize] = true;
+            v
+        })
+        .collect();
     let used: Vec<u16> = (0..=0xFFFFu32).filter(|&v| seen[v as usize]).map(|v| v as u16).collect();
     drop(seen);
     let (vmin, vmax) = (used[0], used[used.len() - 1]);

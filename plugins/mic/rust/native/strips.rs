@@ -65,23 +65,29 @@ impl Predict for LeftPredict {
     }
 }
 
+/// Zigzagged residual of one pixel from its neighbours n = [a, b, c, d].
+#[inline(always)]
+fn residual<P: Predict>(p: &P, depth: Depth, v: u16, n: [i32; 4]) -> u16 {
+    depth.zigzag(v as u32, p.at(n[0], n[1], n[2], n[3]) as u32) as u16
+}
+
 /// Zigzagged residuals of one row, with JPEG-LS's border rules (column 0: a = c = b; last column:
 /// d = b). Border pixels are peeled off so the inner loop has no branches.
 #[inline(always)]
 fn residual_row<P: Predict>(p: P, depth: Depth, cur: &[u16], up: &[u16], out: &mut [u16]) {
     let w = cur.len();
     let (up, out) = (&up[..w], &mut out[..w]);
-    let z = |v: u16, a: i32, b: i32, c: i32, d: i32| depth.zigzag(v as u32, p.at(a, b, c, d) as u32) as u16;
     let b0 = up[0] as i32;
-    out[0] = z(cur[0], b0, b0, b0, if w > 1 { up[1] as i32 } else { b0 });
+    out[0] = residual(&p, depth, cur[0], [b0, b0, b0, if w > 1 { up[1] as i32 } else { b0 }]);
     if w == 1 {
         return;
     }
-    for x in 1..w - 1 {
-        out[x] = z(cur[x], cur[x - 1] as i32, up[x] as i32, up[x - 1] as i32, up[x + 1] as i32);
+    let inner = out[1..w - 1].iter_mut().zip(cur.windows(2)).zip(up.windows(3));
+    for ((z, c), n) in inner {
+        *z = residual(&p, depth, c[1], [c[0] as i32, n[1] as i32, n[0] as i32, n[2] as i32]);
     }
     let b = up[w - 1] as i32;
-    out[w - 1] = z(cur[w - 1], cur[w - 2] as i32, b, up[w - 2] as i32, b);
+    out[w - 1] = residual(&p, depth, cur[w - 1], [cur[w - 2] as i32, b, up[w - 2] as i32, b]);
 }
 
 /// Residuals of every row of a strip, and the token histogram of each bucket.
@@ -168,7 +174,7 @@ fn choose_predictor(values: &[u16], w: usize, rows: usize, depth: Depth) -> Pred
     if rows < 3 || w < 3 {
         return Predictor::Med;
     }
-    let sample = sample_rows(rows, (rows / 48).clamp(1, 8));
+    let sample = sample_rows(rows, (rows / 32).clamp(1, 16));
     let Some(weights) = predict::fit_ls4(values, w, sample.iter().copied()) else {
         return Predictor::Med;
     };
@@ -200,7 +206,10 @@ unsafe fn encode_strip_v3(values: &[u16], w: usize, rows: usize, depth: Depth, p
 #[inline(always)]
 fn encode_strip_portable(values: &[u16], w: usize, rows: usize, depth: Depth, predictor: Option<Predictor>) -> Vec<u8> {
     debug_assert_eq!(values.len(), w * rows);
-    let predictor = predictor.unwrap_or_else(|| choose_predictor(values, w, rows, depth));
+    let predictor = match predictor {
+        Some(p) => p,
+        None => choose_predictor(values, w, rows, depth),
+    };
     let mut z = vec![0u16; values.len()];
     let hists = with_predictor!(predictor, depth.mask as i32, |p| residuals_and_histograms(p, depth, values, w, &mut z));
     let (map, group_hists) = context::merge(&hists);
