@@ -58,7 +58,10 @@ pub fn code_lengths(hist: &Histogram, max_len: u32) -> CodeLengths {
         .iter()
         .enumerate()
         .filter(|(_, &w)| w > 0)
-        .map(|(s, &w)| Item { weight: w, leaf: Some(s as u8) })
+        .map(|(s, &w)| Item {
+            weight: w,
+            leaf: Some(s as u8),
+        })
         .collect();
     leaves.sort_by_key(|item| (item.weight, item.leaf));
     match leaves.len() {
@@ -90,7 +93,11 @@ pub fn code_lengths(hist: &Histogram, max_len: u32) -> CodeLengths {
                 (None, Some(_)) => false,
                 (None, None) => break,
             };
-            let next = if take_leaf { leaf_iter.next() } else { package_iter.next() };
+            let next = if take_leaf {
+                leaf_iter.next()
+            } else {
+                package_iter.next()
+            };
             if let Some(item) = next {
                 merged.push(item);
             }
@@ -135,7 +142,10 @@ pub fn canonical_codes(lengths: &CodeLengths) -> [u16; 256] {
 
 /// Exact size in bits of `hist`'s data coded with `lengths`.
 pub fn encoded_bits(hist: &Histogram, lengths: &CodeLengths) -> u64 {
-    hist.iter().zip(lengths.iter()).map(|(&count, &len)| count * len as u64).sum()
+    hist.iter()
+        .zip(lengths.iter())
+        .map(|(&count, &len)| count * len as u64)
+        .sum()
 }
 
 /// Serialise the lengths: byte `k` holds symbol `2k` in its high nibble and `2k + 1` in its low one.
@@ -173,7 +183,9 @@ pub fn read_lengths(table: &[u8]) -> Result<CodeLengths, HuffmanError> {
         }
     }
     if used == 0 {
-        return Err(HuffmanError::BadTable("the code-length table defines no symbol".into()));
+        return Err(HuffmanError::BadTable(
+            "the code-length table defines no symbol".into(),
+        ));
     }
     if kraft > 1u64 << MAX_CODE_LEN {
         return Err(HuffmanError::BadTable(

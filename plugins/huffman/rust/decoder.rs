@@ -131,7 +131,9 @@ impl Cursor {
         let entry = table.lookup(*window);
         let count = entry_count(entry);
         if count == 0 {
-            return Err(HuffmanError::InvalidCode { bit_offset: self.bit_pos as u64 });
+            return Err(HuffmanError::InvalidCode {
+                bit_offset: self.bit_pos as u64,
+            });
         }
         out[self.produced..self.produced + 8].copy_from_slice(&(entry >> 16).to_le_bytes());
         self.produced += count;
@@ -163,7 +165,9 @@ impl Cursor {
             let window = read_be_u64_padded(bitstream, start) << (self.bit_pos & 7);
             let entry = table.lookup(window);
             if entry_count(entry) == 0 {
-                return Err(HuffmanError::InvalidCode { bit_offset: self.bit_pos as u64 });
+                return Err(HuffmanError::InvalidCode {
+                    bit_offset: self.bit_pos as u64,
+                });
             }
             out[self.produced] = (entry >> 16) as u8;
             self.produced += 1;
@@ -191,7 +195,9 @@ fn check_end(bitstream: &[u8], bit_pos: usize) -> Result<(), HuffmanError> {
     }
     let padding = (8 - bit_pos % 8) % 8;
     if padding > 0 && bitstream[bitstream.len() - 1] & ((1u8 << padding) - 1) != 0 {
-        return Err(HuffmanError::TrailingData("the padding bits of the last byte are not zero".into()));
+        return Err(HuffmanError::TrailingData(
+            "the padding bits of the last byte are not zero".into(),
+        ));
     }
     Ok(())
 }

@@ -17,8 +17,9 @@ pub struct Plan {
 }
 
 pub fn plan(data: &[u8]) -> Plan {
-    let segment_histograms: Vec<Histogram> =
-        (0..STREAMS).map(|s| code::histogram(&data[streams::segment(data.len(), s)])).collect();
+    let segment_histograms: Vec<Histogram> = (0..STREAMS)
+        .map(|s| code::histogram(&data[streams::segment(data.len(), s)]))
+        .collect();
     let mut total = [0u64; 256];
     for histogram in &segment_histograms {
         for (sum, count) in total.iter_mut().zip(histogram.iter()) {
@@ -31,7 +32,11 @@ pub fn plan(data: &[u8]) -> Plan {
         *bytes = code::encoded_bits(histogram, &lengths).div_ceil(8) as usize;
     }
     let payload_bytes = LENGTH_TABLE_BYTES + STREAM_SIZES_BYTES + stream_bytes.iter().sum::<usize>();
-    Plan { lengths, stream_bytes, payload_bytes }
+    Plan {
+        lengths,
+        stream_bytes,
+        payload_bytes,
+    }
 }
 
 /// Write the payload for `data` into `out`, which must be exactly `plan.payload_bytes` long, and `plan`

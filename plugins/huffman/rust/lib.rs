@@ -21,9 +21,9 @@ fn to_py(err: HuffmanError) -> PyErr {
     PyValueError::new_err(err.to_string())
 }
 
-/// Huffman-code `data`. Returns the payload (code-length table, stream sizes, bitstreams; see `streams.rs`), or `None` when
-/// the payload would not be strictly smaller than `limit` bytes; the size is known before encoding,
-/// so a file that would not shrink costs one histogram pass only.
+/// Huffman-code `data`. Returns the payload (code-length table, stream sizes, bitstreams; see
+/// `streams.rs`), or `None` when the payload would not be strictly smaller than `limit` bytes; the size
+/// is known before encoding, so a file that would not shrink costs one histogram pass only.
 #[pyfunction]
 fn encode<'py>(py: Python<'py>, data: &[u8], limit: usize) -> PyResult<Option<Bound<'py, PyBytes>>> {
     if data.is_empty() {
@@ -47,7 +47,10 @@ fn encode<'py>(py: Python<'py>, data: &[u8], limit: usize) -> PyResult<Option<Bo
 #[pyfunction]
 fn decode<'py>(py: Python<'py>, buffer: &[u8], offset: usize, size: u64) -> PyResult<Bound<'py, PyBytes>> {
     let payload = buffer.get(offset..).ok_or_else(|| {
-        PyValueError::new_err(format!("offset {offset} is beyond the {}-byte buffer", buffer.len()))
+        PyValueError::new_err(format!(
+            "offset {offset} is beyond the {}-byte buffer",
+            buffer.len()
+        ))
     })?;
     let lengths = code::read_lengths(payload).map_err(to_py)?;
     let bitstreams = streams::split(&payload[LENGTH_TABLE_BYTES..]).map_err(to_py)?;
@@ -66,7 +69,10 @@ fn decode<'py>(py: Python<'py>, buffer: &[u8], offset: usize, size: u64) -> PyRe
     }
     let size = usize::try_from(size)
         .map_err(|_| PyValueError::new_err(format!("size {size} does not fit in memory")))?;
-    PyBytes::new_with(py, size, |out| py.detach(|| decoder::decode_into(&table, &bitstreams, out)).map_err(to_py))
+    PyBytes::new_with(py, size, |out| {
+        py.detach(|| decoder::decode_into(&table, &bitstreams, out))
+            .map_err(to_py)
+    })
 }
 
 /// CRC-32 (IEEE 802.3, the same value as `zlib.crc32`), computed with the GIL released.
