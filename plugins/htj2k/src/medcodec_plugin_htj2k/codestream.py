@@ -29,7 +29,7 @@ CBSTYLE_HT = 0x40
 """Code-block style bit 6: HT code-blocks (15444-15 Table A.3)."""
 WAVELET_REVERSIBLE_53 = 1
 
-#: The DICOM lossless RPCL syntax wants a thumbnail-sized lowest resolution (PS3.5 A.4.x for .202).
+#: HTJ2K Lossless RPCL (.202) wants a thumbnail-sized lowest resolution (PS3.5 §10.18: base resolution <= 64).
 RPCL_MAX_LOWEST_RESOLUTION = 64
 
 
