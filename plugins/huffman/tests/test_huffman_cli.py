@@ -57,6 +57,22 @@ def test_single_file_output_name(study: Path, tmp_path: Path) -> None:
     assert (tmp_path / "back.dcm").read_bytes() == (study / "ct.dcm").read_bytes()
 
 
+def test_single_file_into_an_existing_folder(study: Path, tmp_path: Path) -> None:
+    folder = tmp_path / "outbox"
+    folder.mkdir()
+    assert run("pack", study / "ct.dcm", "-o", folder).exit_code == 0
+    assert (folder / "ct.dcm.huf").is_file()
+
+
+def test_several_inputs_need_an_output_folder(study: Path, tmp_path: Path) -> None:
+    not_a_folder = tmp_path / "file.huf"
+    not_a_folder.write_bytes(b"keep")
+    result = run("pack", study, "-o", not_a_folder)
+    assert result.exit_code == 1
+    assert "-o must name a folder" in result.output
+    assert not_a_folder.read_bytes() == b"keep"
+
+
 def test_folders_mirror_their_tree_in_the_output_folder(study: Path, tmp_path: Path) -> None:
     packed_dir, restored_dir = tmp_path / "packed", tmp_path / "restored"
     result = run("pack", study, "-o", packed_dir)

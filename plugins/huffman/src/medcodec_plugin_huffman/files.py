@@ -87,6 +87,10 @@ def _plan(
             raise PackedFileError("read", given, "no such file or folder.")
 
     single_file = len(inputs) == 1 and inputs[0].is_file()
+    if not single_file and output is not None and output.exists() and not output.is_dir():
+        raise PackedFileError(
+            "write", output, "it is a file, but with several inputs (or a folder) -o must name a folder."
+        )
     jobs: list[Job] = []
     for source, relative in sources:
         if single_file and output is not None and not output.is_dir():
