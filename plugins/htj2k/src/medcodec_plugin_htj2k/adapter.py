@@ -59,22 +59,16 @@ def _raw_frames(runner: Any) -> Iterator[bytes] | None:
 
 def encode_one(src: bytes, runner: Any) -> bytes:
     """Encode one frame with the runner's settings (thread-safe: the runner is only read)."""
-
     uid = str(runner.transfer_syntax)
-    name = _NAMES[uid]
     try:
         arr = frame_array(src, runner)
-        settings, target, qstep = encode_plan(uid, runner, arr)
-        if target is not None:
-            native = runner.rows * runner.columns * runner.samples_per_pixel * (runner.bits_allocated // 8)
-            return codec.encode_to_target(arr, target, native_bytes=native, base=settings).stream
-        if qstep is not None:
-            settings = codec.EncodeSettings(reversible=False, colour_transform=settings.colour_transform,
-                                            decompositions=settings.decompositions, tlm=settings.tlm,
-                                            qstep=codec.qstep_for(qstep, arr.dtype))
-        return codec.encode(arr, settings)
+        settings, target = encode_plan(uid, runner, arr)
+        if target is None:
+            return codec.encode(arr, settings)
+        native = runner.rows * runner.columns * runner.samples_per_pixel * (runner.bits_allocated // 8)
+        return codec.encode_to_target(arr, target, native_bytes=native, base=settings).stream
     except codec.Htj2kCodecError as exc:
-        raise EncodeError(name, uid, str(exc)) from exc
+        raise EncodeError(_NAMES[uid], uid, str(exc)) from exc
 
 
 def frame_array(src: bytes, runner: Any) -> np.ndarray:
@@ -100,9 +94,8 @@ def frame_array(src: bytes, runner: Any) -> np.ndarray:
     return arr.reshape(rows, columns, spp)
 
 
-def encode_plan(uid: str, runner: Any, arr: np.ndarray) -> tuple[EncodeSettings, LossyTarget | None, float | None]:
-    """Settings for this syntax and these options, plus the lossy target or fixed step (None: reversible)."""
-
+def encode_plan(uid: str, runner: Any, arr: np.ndarray) -> tuple[EncodeSettings, LossyTarget | None]:
+    """Settings for this syntax and these options, and the lossy target to search for (None: encode once)."""
     options = {key: runner.get_option(key, None) for key in (*LOSSY_OPTIONS, "htj2k_reversible",
                                                                "htj2k_decompositions")}
     lossy_given = [key for key in LOSSY_OPTIONS if options[key] is not None]
@@ -125,25 +118,22 @@ def encode_plan(uid: str, runner: Any, arr: np.ndarray) -> tuple[EncodeSettings,
         raise codec.Htj2kCodecError("YBR_ICT declares the irreversible colour transform: give a lossy target "
                                     f"({', '.join(LOSSY_OPTIONS)}) with HTJ2K ({HTJ2K}), or use YBR_RCT or RGB")
 
-    decompositions = options["htj2k_decompositions"]
+    decompositions = None if options["htj2k_decompositions"] is None else int(options["htj2k_decompositions"])
     rows, columns = arr.shape[:2]
-    if uid == HTJ2KLosslessRPCL and decompositions is not None:
-        lowest = -(-max(rows, columns) // (1 << int(decompositions)))
-        if lowest > codestream.RPCL_MAX_LOWEST_RESOLUTION:
-            raise codec.Htj2kCodecError(
-                f"htj2k_decompositions={decompositions} leaves a {lowest}-pixel lowest resolution for a "
-                f"{columns}x{rows} frame; HTJ2K Lossless RPCL allows at most "
-                f"{codestream.RPCL_MAX_LOWEST_RESOLUTION} (use at least {codec.decompositions_for(rows, columns)})")
+    limit = codestream.RPCL_MAX_LOWEST_RESOLUTION
+    if uid == HTJ2KLosslessRPCL and decompositions is not None and max(rows, columns) > limit << decompositions:
+        raise codec.Htj2kCodecError(
+            f"htj2k_decompositions={decompositions} leaves a lowest resolution larger than {limit} px for a "
+            f"{columns}x{rows} frame, which HTJ2K Lossless RPCL forbids "
+            f"(use at least {codec.decompositions_for(rows, columns)})")
+    qstep = options["htj2k_qstep"]
     settings = codec.EncodeSettings(
-        reversible=not lossy, colour_transform=colour_transform,
-        decompositions=None if decompositions is None else int(decompositions),
-        tlm=uid == HTJ2KLosslessRPCL)
-    target = None
-    if lossy and options["htj2k_qstep"] is None:
-        key = lossy_given[0]
-        target = codec.LossyTarget(**{TARGET_OPTIONS[key]: float(options[key])})
-    qstep = None if options["htj2k_qstep"] is None else float(options["htj2k_qstep"])
-    return settings, target, qstep
+        reversible=not lossy, colour_transform=colour_transform, decompositions=decompositions,
+        tlm=uid == HTJ2KLosslessRPCL, qstep=None if qstep is None else codec.qstep_for(float(qstep), arr.dtype))
+    if not lossy or qstep is not None:
+        return settings, None
+    key = lossy_given[0]
+    return settings, codec.LossyTarget(**{TARGET_OPTIONS[key]: float(options[key])})
 
 
 # --- decoding ---------------------------------------------------------------------------------------------

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 
@@ -278,11 +278,8 @@ def _bisect(meets: Callable[[float], tuple[bool, bytes]], *, good: float, bad: f
 
 
 def _lossy(base: EncodeSettings, qstep: float) -> EncodeSettings:
-    return EncodeSettings(reversible=False, colour_transform=base.colour_transform,
-                          decompositions=base.decompositions, tlm=base.tlm, qstep=qstep)
+    return replace(base, reversible=False, qstep=qstep)
 
 
 def _reversible(arr: np.ndarray, base: EncodeSettings) -> TargetResult:
-    settings = EncodeSettings(reversible=True, colour_transform=base.colour_transform,
-                              decompositions=base.decompositions, tlm=base.tlm)
-    return TargetResult(encode(arr, settings), True, None)
+    return TargetResult(encode(arr, replace(base, reversible=True, qstep=None)), True, None)
