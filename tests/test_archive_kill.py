@@ -132,3 +132,32 @@ def test_kill_9_during_in_place_compression_never_leaves_a_damaged_original(tmp_
     assert not [p for p in src.rglob("*") if ".medcodec-tmp-" in p.name]
     compressed = {r["old_sop_instance_uid"] for r in read_audit(audit).records if r["outcome"] == "compressed"}
     assert compressed == uids
+
+
+def worker_pids(cli_pid: int) -> list[int]:
+    """The pool's worker processes (not multiprocessing's resource tracker)."""
+    children = Path(f"/proc/{cli_pid}/task/{cli_pid}/children").read_text().split()
+    return [int(pid) for pid in children
+            if b"resource_tracker" not in Path(f"/proc/{pid}/cmdline").read_bytes()]
+
+
+def test_a_worker_killed_mid_run_fails_only_its_files_and_the_run_goes_on(tmp_path: Path) -> None:
+    src, dst = tmp_path / "src", tmp_path / "dst"
+    before = archive(src)
+    proc = medcodec("compress", str(src), "-o", str(dst), "--jobs", "2", "--json")
+    deadline = time.monotonic() + 120
+    while len(outputs(dst)) < 2 and time.monotonic() < deadline and proc.poll() is None:
+        time.sleep(0.005)
+    victims = worker_pids(proc.pid)
+    assert victims, "no worker to kill: the run ended too early"
+    os.kill(victims[0], signal.SIGKILL)  # what the OOM killer would do
+    stdout, _ = proc.communicate(timeout=300)
+    assert proc.returncode == 1
+    run = json.loads(stdout)
+    lost = [f for f in run["files"] if f["outcome"] == "failed"]
+    assert 1 <= len(lost) <= 4 and all("a worker process died" in f["message"] for f in lost)
+    assert run["summary"]["outcomes"]["compressed"] == len(before) - len(lost)  # a new pool did the rest
+    assert {p: hashlib.sha256(Path(p).read_bytes()).hexdigest() for p in before} == before
+    resumed = medcodec("compress", str(src), "-o", str(dst), "--jobs", "2", "--resume", "--json")
+    stdout, _ = resumed.communicate(timeout=300)
+    assert resumed.returncode == 0 and len(outputs(dst)) == len(before)

@@ -492,29 +492,50 @@ def run(tasks: Sequence[FileTask], settings: BatchSettings, jobs: int = 1,
         return results
 
     import multiprocessing
+    from concurrent.futures.process import BrokenProcessPool
 
     # spawn, not fork: the parent runs rich's refresh thread, and forking a threaded process is unsafe.
     context = multiprocessing.get_context("spawn")
-    pending: set[Future[FileResult]] = set()
     queue = iter(tasks)
-    with ProcessPoolExecutor(max_workers=jobs, mp_context=context, initializer=init_worker,
-                             initargs=(settings, os.getpid())) as pool:
-        def refill() -> None:
-            # Few tasks in flight: results come back in order of completion and memory stays bounded.
-            while len(pending) < 2 * jobs:
-                task = next(queue, None)
-                if task is None:
-                    return
-                pending.add(pool.submit(process_file, task))
+    while True:  # a new pool after a worker died (a crash inside a native codec): the run goes on
+        pending: dict[Future[FileResult], FileTask] = {}
+        broken = False
+        with ProcessPoolExecutor(max_workers=jobs, mp_context=context, initializer=init_worker,
+                                 initargs=(settings, os.getpid())) as pool:
+            def refill() -> None:
+                # Few tasks in flight: results come back as they complete and memory stays bounded.
+                while len(pending) < 2 * jobs:
+                    task = next(queue, None)
+                    if task is None:
+                        return
+                    pending[pool.submit(process_file, task)] = task
 
-        refill()
-        while pending:
-            finished, _ = wait(pending, return_when=FIRST_COMPLETED)
-            for future in finished:
-                pending.discard(future)
-                done(future.result())
-            refill()
-    return results
+            try:
+                refill()
+                while pending:
+                    finished, _ = wait(pending, return_when=FIRST_COMPLETED)
+                    for future in finished:
+                        task = pending.pop(future)
+                        try:
+                            done(future.result())
+                        except BrokenProcessPool:
+                            broken = True
+                            done(_lost_with_worker(task))
+                    if broken:
+                        break
+                    refill()
+            except BrokenProcessPool:
+                broken = True
+            for task in pending.values():  # in flight when the pool broke: which one killed it is unknown
+                done(_lost_with_worker(task))
+        if not broken:
+            return results
+
+
+def _lost_with_worker(task: FileTask) -> FileResult:
+    return FileResult(task.label, "failed", "a worker process died while this file was in flight (killed, out of "
+                      "memory, or a crash in a codec); its original is untouched; run again with --resume",
+                      source_bytes=_size(task.source))
 
 
 def summarize(results: Sequence[FileResult], plan_: Plan, seconds: float) -> dict[str, Any]:
