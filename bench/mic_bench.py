@@ -69,14 +69,15 @@ def load_corpus(relative: str) -> np.ndarray | None:
     return np.ascontiguousarray(pixels.view(np.uint16) if pixels.dtype == np.int16 else pixels.astype(np.uint16))
 
 
-def median_seconds(func: Callable[[], object], runs: int) -> float:
-    func()  # warm-up
+def timed_seconds(func: Callable[[], object], runs: int) -> tuple[float, float]:
+    """(median, best) wall-clock seconds of ``runs`` calls after one warm-up call."""
+    func()
     times = []
     for _ in range(runs):
         start = time.perf_counter()
         func()
         times.append(time.perf_counter() - start)
-    return statistics.median(times)
+    return statistics.median(times), min(times)
 
 
 def order0_entropy_bits(words: np.ndarray) -> float:
@@ -121,10 +122,11 @@ def bench_image(label: str, image: np.ndarray, runs: int, quick_baselines: bool)
         if not np.array_equal(decoded.astype(np.uint16), image):
             raise SystemExit(f"{codec} is not lossless on {label}")
         n = max(3, runs // 2) if (baseline and quick_baselines) else runs
-        enc = median_seconds(lambda: encode(image), n)
-        dec = median_seconds(lambda: decode(data, image), n)
+        enc, enc_best = timed_seconds(lambda: encode(image), n)
+        dec, dec_best = timed_seconds(lambda: decode(data, image), n)
         rows.append({"image": label, "codec": codec, "ratio": image.size * 2 / len(data),
-                     "enc": raw_mb / enc, "dec": raw_mb / dec})
+                     "enc": raw_mb / enc, "dec": raw_mb / dec,
+                     "enc_best": raw_mb / enc_best, "dec_best": raw_mb / dec_best})
     return rows
 
 
@@ -134,8 +136,10 @@ def main() -> None:
     parser.add_argument("--quick", action="store_true", help="golden images only, fewer baseline runs")
     args = parser.parse_args()
     runs = max(args.runs, 5)
-    print(f"machine: {platform.processor() or platform.machine()}, {os.cpu_count()} cores, "
-          f"python {platform.python_version()}, numpy {np.__version__}; single-threaded; median of {runs} runs")
+    cpu = next((line.split(":", 1)[1].strip() for line in Path("/proc/cpuinfo").read_text().splitlines()
+                if line.startswith("model name")), platform.machine()) if Path("/proc/cpuinfo").exists() else platform.machine()
+    print(f"machine: {cpu}, {os.cpu_count()} cores, python {platform.python_version()}, numpy {np.__version__}; "
+          f"single-threaded; median (best) of {runs} runs; load average before: {os.getloadavg()[0]:.2f}")
     images: list[tuple[str, np.ndarray]] = [(name, load_golden(name)) for name in GOLDEN]
     if not args.quick:
         for label, relative in CORPUS.items():
@@ -143,7 +147,8 @@ def main() -> None:
             if pixels is not None:
                 images.append((label, pixels))
 
-    print("\n| image | dims | max | codec | ratio | encode MB/s | decode MB/s | enc x JPEG-LS | dec x JPEG-LS |")
+    print("\n| image | dims | max | codec | ratio | encode MB/s med (best) | decode MB/s med (best) "
+          "| enc x JPEG-LS | dec x JPEG-LS |")
     print("|---|---|---|---|---|---|---|---|---|")
     summary = []
     for label, image in images:
@@ -155,7 +160,8 @@ def main() -> None:
             enc_x = f"{float(r['enc']) / float(jls['enc']):.2f}" if jls else "-"
             dec_x = f"{float(r['dec']) / float(jls['dec']):.2f}" if jls else "-"
             print(f"| {label} | {image.shape[1]}x{image.shape[0]} | {int(image.max())} | {r['codec']} | "
-                  f"{float(r['ratio']):.3f} | {float(r['enc']):.0f} | {float(r['dec']):.0f} | {enc_x} | {dec_x} |")
+                  f"{float(r['ratio']):.3f} | {float(r['enc']):.0f} ({float(r['enc_best']):.0f}) | "
+                  f"{float(r['dec']):.0f} ({float(r['dec_best']):.0f}) | {enc_x} | {dec_x} |")
         bound = image.size * 2 / (entropy * words.size / 8)
         print(f"| {label} | | | order-0 entropy of the word stream: {entropy:.3f} bits/word, "
               f"{words.size} words | {bound:.3f} (bound) | | | | |")
@@ -166,6 +172,7 @@ def main() -> None:
           + ", ".join(f"{k}: encode {statistics.median(float(r['enc']) for r in mic if r['codec'] == f'MIC {k}'):.0f} MB/s, "
                       f"decode {statistics.median(float(r['dec']) for r in mic if r['codec'] == f'MIC {k}'):.0f} MB/s"
                       for k in KINDS))
+    print(f"load average after: {os.getloadavg()[0]:.2f} (the machine is shared: compare medians within one run)")
     print("Reference (Go) decode MB/s from mic-format.md, other machine, for context: "
           + "; ".join(f"{img} " + "/".join(str(v) for v in ks.values()) for img, ks in REFERENCE_DECODE.items())
           + " (huff/fse1/fse2/fse4)")

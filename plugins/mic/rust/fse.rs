@@ -614,144 +614,189 @@ fn build_decode_table(norm: &[i32], table_log: u32) -> Result<Vec<DecodeEntry>> 
     Ok(table)
 }
 
-/// Decodes any FSE stream type, detected by its magic as the reference's `FSEDecompressU16Auto`.
-/// `max_words` bounds the output (a 1-state stream has no count and may run on with junk symbols).
-pub fn decode(data: &[u8], max_words: usize) -> Result<Vec<u16>> {
-    if data.len() >= 2 && data[0] == 0xFF {
-        let n_states = match data[1] {
-            0x02 => 2,
-            0x04 => 4,
-            0x84 => return corrupt("8-state FSE streams (magic FF 84) are not supported"),
-            0x08 => return corrupt("8-state rANS streams (magic FF 08) are not supported"),
-            other => return corrupt(format!("unknown FSE stream magic FF {other:02X}")),
-        };
-        if data.len() < 6 {
-            return corrupt("multi-state FSE stream is shorter than its 6-byte prefix");
-        }
-        let count = u32::from_le_bytes([data[2], data[3], data[4], data[5]]) as usize;
-        if count > max_words {
-            return corrupt(format!("FSE stream claims {count} words, more than the image can use ({max_words})"));
-        }
-        let (norm, table_log, header_len) = read_ncount(&data[6..])?;
-        let table = build_decode_table(&norm, table_log)?;
-        decode_counted(&data[6 + header_len..], &table, table_log, n_states, count)
-    } else {
-        let (norm, table_log, header_len) = read_ncount(data)?;
-        let table = build_decode_table(&norm, table_log)?;
-        decode_single(&data[header_len..], &table, table_log, max_words)
-    }
-}
-
 /// Most bits one symbol can take (table log <= 17).
 const MAX_SYMBOL_BITS: usize = DECODER_MAX_TABLE_LOG as usize;
+/// Words decoded per refill of [`FseWords`]: a multiple of 4 so every block but the last starts
+/// with state A, small enough to stay in L1 next to the table.
+const BLOCK_WORDS: usize = 512;
 
-fn decode_counted(
-    payload: &[u8],
-    table: &[DecodeEntry],
-    table_log: u32,
+/// FSE decoder producing words one block at a time. Detects 1-, 2- and 4-state streams by their
+/// magic, like the reference's `FSEDecompressU16Auto`.
+pub struct FseWords<'a> {
+    reader: BackwardReader<'a>,
+    table: Vec<DecodeEntry>,
+    states: [u32; 4],
     n_states: usize,
-    count: usize,
-) -> Result<Vec<u16>> {
-    let mut r = BackwardReader::new(payload)?;
-    let mut states = [0u32; 4];
-    for s in states.iter_mut().take(n_states) {
-        *s = r.read(table_log)?;
-    }
-    let mut out = vec![0u16; count];
-    let mut done = 0usize;
-    // Fast path: one 49-bit window serves two symbols (2 x 17 bits at most). States stay below the
-    // table size (checked when the table was built), so `table[state]` never fails.
-    let round_bits = 2 * MAX_SYMBOL_BITS;
-    if n_states == 2 {
-        let (mut a, mut b) = (states[0], states[1]);
-        while r.remaining() >= WINDOW_MIN_BITS.max(round_bits) && done + 2 <= count {
-            let mut w = r.window();
-            let ea = table[a as usize];
-            out[done] = ea.symbol;
-            a = ea.new_state + w.read(ea.nb_bits as u32);
-            let eb = table[b as usize];
-            out[done + 1] = eb.symbol;
-            b = eb.new_state + w.read(eb.nb_bits as u32);
-            r.commit(&w);
-            done += 2;
-        }
-        states[0] = a;
-        states[1] = b;
-    } else if n_states == 4 {
-        let [mut a, mut b, mut c, mut d] = states;
-        while r.remaining() >= WINDOW_MIN_BITS.max(round_bits) && done + 4 <= count {
-            let mut w = r.window();
-            let ea = table[a as usize];
-            let eb = table[b as usize];
-            out[done] = ea.symbol;
-            out[done + 1] = eb.symbol;
-            a = ea.new_state + w.read(ea.nb_bits as u32);
-            b = eb.new_state + w.read(eb.nb_bits as u32);
-            r.commit(&w);
-            if r.remaining() < WINDOW_MIN_BITS.max(round_bits) {
-                // Finish this round with checked reads.
-                let ec = table[c as usize];
-                out[done + 2] = ec.symbol;
-                c = ec.new_state + r.read(ec.nb_bits as u32)?;
-                let ed = table[d as usize];
-                out[done + 3] = ed.symbol;
-                d = ed.new_state + r.read(ed.nb_bits as u32)?;
-                done += 4;
-                break;
-            }
-            let mut w = r.window();
-            let ec = table[c as usize];
-            let ed = table[d as usize];
-            out[done + 2] = ec.symbol;
-            out[done + 3] = ed.symbol;
-            c = ec.new_state + w.read(ec.nb_bits as u32);
-            d = ed.new_state + w.read(ed.nb_bits as u32);
-            r.commit(&w);
-            done += 4;
-        }
-        states = [a, b, c, d];
-    }
-    // Tail (and any other state count): checked reads, states in round-robin order.
-    for (i, slot) in out.iter_mut().enumerate().skip(done) {
-        let state = &mut states[i % n_states];
-        let e = table[*state as usize];
-        *slot = e.symbol;
-        *state = e.new_state + r.read(e.nb_bits as u32)?;
-    }
-    Ok(out)
+    /// Counted (multi-state) streams: words not yet decoded. 1-state streams carry no count.
+    left: usize,
+    /// 1-state streams: the end was reached (or `max_words`, beyond which only junk can follow).
+    ended: bool,
+    produced: usize,
+    max_words: usize,
+    block: Box<[u16; BLOCK_WORDS]>,
+    block_len: usize,
+    head: usize,
 }
 
-fn decode_single(payload: &[u8], table: &[DecodeEntry], table_log: u32, max_words: usize) -> Result<Vec<u16>> {
-    let mut r = BackwardReader::new(payload)?;
-    let mut state = r.read(table_log)?;
-    let mut out = Vec::with_capacity((payload.len() * 2).min(max_words));
-    // Fast path: two symbols per window while far from the end of the bits (so the stop condition
-    // below cannot be met inside it).
-    let margin = WINDOW_MIN_BITS + 2 * MAX_SYMBOL_BITS;
-    while r.remaining() >= margin && out.len() + 2 <= max_words {
-        let mut w = r.window();
-        let e1 = table[state as usize];
-        state = e1.new_state + w.read(e1.nb_bits as u32);
-        let e2 = table[state as usize];
-        state = e2.new_state + w.read(e2.nb_bits as u32);
-        r.commit(&w);
-        out.push(e1.symbol);
-        out.push(e2.symbol);
-    }
-    // No count is stored: stop once every bit is consumed and the current state needs bits.
-    loop {
-        let e = table[state as usize];
-        if r.remaining() == 0 && e.nb_bits > 0 {
-            if state != 0 {
-                out.push(e.symbol);
+impl<'a> FseWords<'a> {
+    /// Parses the framing and NCount header. `max_words` bounds the output: a 1-state stream has no
+    /// count and may run on with junk symbols; a counted stream claiming more is refused.
+    pub fn new(data: &'a [u8], max_words: usize) -> Result<Self> {
+        let (n_states, count, rest) = if data.len() >= 2 && data[0] == 0xFF {
+            let n_states = match data[1] {
+                0x02 => 2,
+                0x04 => 4,
+                0x84 => return corrupt("8-state FSE streams (magic FF 84) are not supported"),
+                0x08 => return corrupt("8-state rANS streams (magic FF 08) are not supported"),
+                other => return corrupt(format!("unknown FSE stream magic FF {other:02X}")),
+            };
+            if data.len() < 6 {
+                return corrupt("multi-state FSE stream is shorter than its 6-byte prefix");
             }
+            let count = u32::from_le_bytes([data[2], data[3], data[4], data[5]]) as usize;
+            if count > max_words {
+                return corrupt(format!(
+                    "FSE stream claims {count} words, more than the image can use ({max_words})"
+                ));
+            }
+            (n_states, count, &data[6..])
+        } else {
+            (1, 0, data)
+        };
+        let (norm, table_log, header_len) = read_ncount(rest)?;
+        let table = build_decode_table(&norm, table_log)?;
+        let mut reader = BackwardReader::new(&rest[header_len..])?;
+        let mut states = [0u32; 4];
+        for s in states.iter_mut().take(n_states) {
+            *s = reader.read(table_log)?;
+        }
+        Ok(FseWords {
+            reader,
+            table,
+            states,
+            n_states,
+            left: count,
+            ended: false,
+            produced: 0,
+            max_words,
+            block: Box::new([0; BLOCK_WORDS]),
+            block_len: 0,
+            head: 0,
+        })
+    }
+
+    pub fn refill(&mut self) -> Result<()> {
+        self.block_len = 0;
+        self.head = 0;
+        match self.n_states {
+            1 => self.refill_single(),
+            2 => self.refill_counted::<2>(),
+            _ => self.refill_counted::<4>(),
+        }
+    }
+
+    /// Counted streams: the next min(BLOCK_WORDS, left) words. Fast path: one 49-bit window serves
+    /// two symbols (2 x 17 bits at most). States stay below the table size (checked when the table
+    /// was built), so `table[state]` never fails.
+    fn refill_counted<const K: usize>(&mut self) -> Result<()> {
+        let n = self.left.min(BLOCK_WORDS);
+        self.left -= n;
+        let (table, r, out) = (&self.table[..], &mut self.reader, &mut self.block[..n]);
+        let mut st: [u32; K] = std::array::from_fn(|k| self.states[k]);
+        let round_bits = WINDOW_MIN_BITS.max(2 * MAX_SYMBOL_BITS);
+        let mut done = 0;
+        while done + K <= n && r.remaining() >= round_bits * K / 2 {
+            for pair in 0..K / 2 {
+                let mut w = r.window();
+                let e0 = table[st[2 * pair] as usize];
+                let e1 = table[st[2 * pair + 1] as usize];
+                out[done + 2 * pair] = e0.symbol;
+                out[done + 2 * pair + 1] = e1.symbol;
+                st[2 * pair] = e0.new_state + w.read(e0.nb_bits as u32);
+                st[2 * pair + 1] = e1.new_state + w.read(e1.nb_bits as u32);
+                r.commit(&w);
+            }
+            done += K;
+        }
+        // Tail of the block (and of the stream): checked reads, round-robin from state A.
+        for i in done..n {
+            let state = &mut st[i % K];
+            let e = table[*state as usize];
+            out[i] = e.symbol;
+            *state = e.new_state + r.read(e.nb_bits as u32)?;
+        }
+        self.states[..K].copy_from_slice(&st);
+        self.block_len = n;
+        self.produced += n;
+        Ok(())
+    }
+
+    /// 1-state streams: no count; stop once every bit is consumed and the current state needs bits.
+    fn refill_single(&mut self) -> Result<()> {
+        if self.ended {
+            return Ok(());
+        }
+        let (table, r, out) = (&self.table[..], &mut self.reader, &mut self.block[..]);
+        let mut state = self.states[0];
+        let mut len = 0usize;
+        let budget = (self.max_words - self.produced.min(self.max_words)).min(BLOCK_WORDS);
+        // Fast path while far from the end of the bits, so the stop test cannot fire inside it.
+        let margin = WINDOW_MIN_BITS + 2 * MAX_SYMBOL_BITS;
+        while len + 2 <= budget && r.remaining() >= margin {
+            let mut w = r.window();
+            let e1 = table[state as usize];
+            state = e1.new_state + w.read(e1.nb_bits as u32);
+            let e2 = table[state as usize];
+            state = e2.new_state + w.read(e2.nb_bits as u32);
+            r.commit(&w);
+            out[len] = e1.symbol;
+            out[len + 1] = e2.symbol;
+            len += 2;
+        }
+        while len < BLOCK_WORDS {
+            let e = table[state as usize];
+            if r.remaining() == 0 && e.nb_bits > 0 {
+                if state != 0 {
+                    out[len] = e.symbol;
+                    len += 1;
+                }
+                self.ended = true;
+                break;
+            }
+            if self.produced + len >= self.max_words {
+                self.ended = true; // only junk can follow: the image needs no more words
+                break;
+            }
+            out[len] = e.symbol;
+            len += 1;
+            state = e.new_state + r.read(e.nb_bits as u32)?;
+        }
+        self.states[0] = state;
+        self.block_len = len;
+        self.produced += len;
+        Ok(())
+    }
+
+    pub fn exhausted(&self) -> bool {
+        if self.n_states == 1 {
+            self.ended
+        } else {
+            self.left == 0
+        }
+    }
+}
+
+/// Decodes a whole FSE stream (any state count) into its word stream.
+pub fn decode(data: &[u8], max_words: usize) -> Result<Vec<u16>> {
+    let mut source = FseWords::new(data, max_words)?;
+    let mut out = Vec::new();
+    loop {
+        out.extend_from_slice(&source.block[source.head..source.block_len]);
+        source.head = source.block_len;
+        if source.exhausted() {
             break;
         }
-        if out.len() >= max_words {
-            break; // only junk can follow: the image needs no more words than this
-        }
-        out.push(e.symbol);
-        state = e.new_state + r.read(e.nb_bits as u32)?;
+        source.refill()?;
     }
     Ok(out)
 }
