@@ -196,6 +196,30 @@ def _jls_values(decoded: tuple[bytearray, dict[str, Any]], like: np.ndarray, bit
     return values.astype(like.dtype)
 
 
+LOSSY_TARGETS = ({"htj2k_max_error": 2}, {"htj2k_psnr": 55.0}, {"htj2k_ratio": 10.0})
+
+
+def measure_lossy(label: str, ds: pydicom.Dataset, runs: int) -> list[dict[str, Any]]:
+    """.203 with each lossy target through ds.compress / ds.pixel_array: what the search costs and gives."""
+    from medcodec.verify import compare
+
+    arr = ds.pixel_array.copy()
+    rows = []
+    for options in LOSSY_TARGETS:
+        path = PydicomPath(ds, "1.2.840.10008.1.2.4.203", htj2k_threads=1, **options)
+        path.done.pixel_array_options(htj2k_threads=1)
+        result = compare(arr, path.decode())
+        timer = Timer()
+        timer.add("enc", path.compress, path.fresh_copy)
+        timer.add("dec", path.decode, path.uncache)
+        best = timer.run(max(1, runs // 2))
+        (name, value), = options.items()
+        rows.append({"image": label, "target": f"{name}={value:g}", "ratio": arr.nbytes / len(path.done.PixelData),
+                     "psnr": result.psnr, "max_error": result.max_abs_error,
+                     "enc": arr.nbytes / 1e6 / best["enc"], "dec": arr.nbytes / 1e6 / best["dec"]})
+    return rows
+
+
 def measure_multiframe(runs: int) -> dict[str, Any] | None:
     path = get_testdata_file("MR2_J2KR.dcm")
     if path is None:
@@ -235,7 +259,9 @@ def main() -> None:
     runs = 2 if args.quick else args.runs
     medcodec.install()
 
-    rows = [r for label, ds in images(args.quick) for r in measure(label, ds, runs)]
+    found = images(args.quick)
+    rows = [r for label, ds in found for r in measure(label, ds, runs)]
+    lossy = [r for label, ds in found for r in measure_lossy(label, ds, runs)]
     multi = measure_multiframe(runs)
     if not args.markdown:
         print(f"# {platform.processor() or platform.machine()}, {os.cpu_count()} cores, Python "
@@ -259,6 +285,16 @@ def main() -> None:
     for name, group in by_codec.items():
         print(f"| {name} | {np.mean([g['ratio'] for g in group]):.2f} | ×{np.median([g['enc_over'] for g in group]):.2f}"
               f" | ×{np.median([g['dec_over'] for g in group]):.2f} |")
+    print()
+    print("HTJ2K lossy (.203) through ds.compress / ds.pixel_array, one thread (the search encodes each frame 7-10")
+    print("times and, for quality targets, decodes each candidate with OpenJPEG; lossy frames decode with OpenJPEG):")
+    print()
+    print("| image | target | ratio | PSNR dB | max error | ds.compress MB/s | ds.pixel_array MB/s |")
+    print("|---|---|---|---|---|---|---|")
+    for r in lossy:
+        psnr = "lossless" if r["psnr"] is None else f"{r['psnr']:.1f}"
+        print(f"| {r['image']} | {r['target']} | {r['ratio']:.1f} | {psnr} | {r['max_error']:g} | {r['enc']:.1f} | "
+              f"{r['dec']:.0f} |")
     if multi is not None:
         print()
         print(f"Multi-frame: 8 x 1024x1024 12-bit MR frames ({multi['mb']:.1f} MB), HTJ2K lossless RPCL, "

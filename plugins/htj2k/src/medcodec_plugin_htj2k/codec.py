@@ -24,8 +24,12 @@ MAX_DECOMPOSITIONS = 32
 """ISO/IEC 15444-1 limit on decomposition levels."""
 MIN_QSTEP = 1e-5
 """imagecodecs treats smaller quantisation steps as 0, i.e. as a request for the reversible path."""
-SEARCH_STEPS = 12
-"""Bisection rounds on log2(step); ~12 halves a 2**16 bracket to a few percent."""
+BRACKET_FACTOR = 4.0
+"""The search walks from its first guess in steps of this factor until the answer is bracketed."""
+SEARCH_PRECISION = 1.04
+"""The search stops when the best step meeting the target is within 4 % of one that misses it."""
+MAX_SEARCH_ROUNDS = 24
+"""Encodes per frame at most (a bracket walk over the whole step range plus the bisection)."""
 
 
 class Htj2kCodecError(ValueError):
@@ -251,30 +255,63 @@ def encode_to_target(arr: np.ndarray, target: LossyTarget, *, native_bytes: int,
         lossless = _reversible(arr, base)
         if native_bytes / len(lossless.stream) >= target.ratio:
             return lossless
-        ok, stream = meets(hi_step)
-        if not ok:
+        found = _search(meets, _first_guess(target, original), lo_step, hi_step, worse=1 / BRACKET_FACTOR)
+        if found is None:
             raise Htj2kCodecError(f"compression ratio {target.ratio:g} is out of reach for this frame")
-        step, stream = _bisect(meets, good=hi_step, bad=lo_step, stream=stream)
-        return TargetResult(stream, False, step)
-    ok, stream = meets(lo_step)
-    if not ok:
-        return _reversible(arr, base)
-    step, stream = _bisect(meets, good=lo_step, bad=hi_step, stream=stream)
+    else:
+        found = _search(meets, _first_guess(target, original), lo_step, hi_step, worse=BRACKET_FACTOR)
+        if found is None:  # even the finest step misses: lossless meets every quality target
+            return _reversible(arr, base)
+    step, stream = found
     return TargetResult(stream, False, step)
 
 
-def _bisect(meets: Callable[[float], tuple[bool, bytes]], *, good: float, bad: float,
-            stream: bytes) -> tuple[float, bytes]:
-    """Geometric bisection between a step that meets the target and one that does not; returns the
-    step closest to the boundary on the good side, with its stream."""
-    for _ in range(SEARCH_STEPS):
-        mid = math.sqrt(good * bad)
-        ok, candidate = meets(mid)
+def _first_guess(target: LossyTarget, original: np.ndarray) -> float:
+    """A step (stored units) near the answer, so the search starts close: a quantiser of step q leaves
+    errors of about q/2 in each coefficient and an RMS error of about q/sqrt(12) after synthesis."""
+    dynamic = max(float(original.max(initial=0)) - float(original.min(initial=0)), 1.0)
+    if target.max_error is not None:
+        return float(target.max_error)
+    if target.psnr is not None:
+        return dynamic * 10 ** (-target.psnr / 20) * math.sqrt(12)
+    return dynamic / 256
+
+
+def _search(meets: Callable[[float], tuple[bool, bytes]], guess: float, lo: float, hi: float, *,
+            worse: float) -> tuple[float, bytes] | None:
+    """The step at the boundary of ``meets``, on its good side, with its stream; None if no step in [lo, hi]
+    meets it. ``worse`` is the factor that moves a step away from meeting the target (> 1 for quality
+    targets, where coarser is worse; < 1 for a ratio target, where finer is worse).
+
+    The guess is bracketed by walking in factors of ``worse``, then the bracket is bisected geometrically
+    until its ends are within :data:`SEARCH_PRECISION` of each other.
+    """
+    def clamp(step: float) -> float:
+        return min(max(step, lo), hi)
+
+    good: float | None = None
+    bad: float | None = None
+    best = b""
+    step = clamp(guess)
+    for _ in range(MAX_SEARCH_ROUNDS):
+        if good is not None and bad is not None:
+            if max(good, bad) / min(good, bad) <= SEARCH_PRECISION:
+                break
+            step = math.sqrt(good * bad)
+        elif good is not None:
+            step = clamp(good * worse)
+            if step == good:  # the extreme step still meets the target
+                break
+        elif bad is not None:
+            step = clamp(bad / worse)
+            if step == bad:  # the other extreme still misses it
+                return None
+        ok, stream = meets(step)
         if ok:
-            good, stream = mid, candidate
+            good, best = step, stream
         else:
-            bad = mid
-    return good, stream
+            bad = step
+    return None if good is None else (good, best)
 
 
 def _lossy(base: EncodeSettings, qstep: float) -> EncodeSettings:
