@@ -7,6 +7,7 @@
 //! flags  := bit 0 signed (sign bit flipped before coding), bit 1 packed (a value list follows),
 //!           bit 2 one byte per sample in DICOM (BitsStored <= 8); other bits 0
 //! values := list_bytes:u32, then MSB-first bits: first value (16 bits), then Elias-gamma gaps
+//!           (modulo 2^16: the list is increasing circularly from its first value)
 //! strip  := strip header (MSB-first bits, padded to a byte) then the tANS payload
 //! ```
 //! Strip headers are bit-packed with the MIC engineer's MSB-first bit writer and reader.
@@ -38,7 +39,8 @@ pub struct FrameHeader {
     pub strip_rows: u32,
     /// Added to every decoded value when the frame is not packed.
     pub offset: u16,
-    /// Sorted distinct sample values (after the sign flip) when packed; decoded ranks index it.
+    /// Distinct sample values (after the sign flip) when packed, increasing circularly (mod 2^16)
+    /// from the first; decoded ranks index it.
     pub values: Vec<u16>,
     pub strip_lengths: Vec<u32>,
 }
@@ -78,7 +80,7 @@ impl FrameHeader {
             let mut w = MsbWriter::with_capacity(self.values.len());
             w.put(self.values[0] as u32, 16);
             for pair in self.values.windows(2) {
-                put_gamma(&mut w, (pair[1] - pair[0]) as u32);
+                put_gamma(&mut w, pair[1].wrapping_sub(pair[0]) as u32);
             }
             let list = w.finish();
             out.extend_from_slice(&(list.len() as u32).to_le_bytes());
@@ -129,15 +131,16 @@ impl FrameHeader {
             ))?;
             pos += list_len;
             let mut r = MsbReader::new(list);
-            let mut v = r.read_checked(16, "first packed value")?;
+            let first = r.read_checked(16, "first packed value")?;
+            let mut span = 0u32; // distance from the first value, which must stay below 2^16
             values.reserve(value_count as usize);
-            values.push(v as u16);
+            values.push(first as u16);
             for _ in 1..value_count {
-                v += read_gamma(&mut r)?;
-                if v > 0xFFFF {
-                    return corrupt("packed values exceed 16 bits");
+                span += read_gamma(&mut r)?;
+                if span > 0xFFFF {
+                    return corrupt("packed values wrap past the first value");
                 }
-                values.push(v as u16);
+                values.push((first + span) as u16);
             }
         } else if value_count != 0 {
             return corrupt("value count set on a frame that is not packed");

@@ -85,32 +85,50 @@ fn parallel<J: Send, T: Send>(jobs: Vec<J>, threads: usize, work: impl Fn(J) -> 
     results.into_iter().map(|r| r.expect("every job ran")).collect()
 }
 
+/// The used values (sorted) in circular order starting after the largest gap between consecutive
+/// values modulo 2^16. Unsigned data that holds wrapped negative values (0, 1, ... and 65535, 65534,
+/// ...) then becomes one short contiguous range instead of spanning all 16 bits, which keeps the
+/// predictors' comparisons meaningful; for ordinary data the largest gap is the wrap-around one and
+/// the order is unchanged.
+fn circular_order(used: &[u16]) -> Vec<u16> {
+    let wrap_gap = used[0] as u32 + 0x10000 - used[used.len() - 1] as u32;
+    let (gap, after) = used
+        .windows(2)
+        .enumerate()
+        .map(|(i, pair)| ((pair[1] - pair[0]) as u32, i + 1))
+        .fold((wrap_gap, 0), |best, cur| if cur.0 > best.0 { cur } else { best });
+    debug_assert!(gap >= 1);
+    used[after..].iter().chain(&used[..after]).copied().collect()
+}
+
 /// Decides whether coding ranks of the used values beats coding offsets, on sampled row triples.
-fn packing_pays(flipped: &[u16], width: usize, height: usize, used: &[u16], vmin: u16) -> bool {
+/// `order` is the used values in circular order (see [`circular_order`]); offsets count from order[0].
+fn packing_pays(flipped: &[u16], width: usize, height: usize, order: &[u16]) -> bool {
+    let vmin = order[0];
+    let range = order[order.len() - 1].wrapping_sub(vmin) as u32;
     if height < 3 {
-        return used.len() as u64 * 4 < (used.last().unwrap_or(&0) - vmin) as u64;
+        return order.len() as u64 * 4 < range as u64;
     }
     let step = (height / 64).clamp(1, 16);
     let mut rank = vec![0u16; 1 << 16];
-    for (i, &v) in used.iter().enumerate() {
+    for (i, &v) in order.iter().enumerate() {
         rank[v as usize] = i as u16;
     }
     let (mut offsets, mut ranks, mut rows) = (Vec::new(), Vec::new(), Vec::new());
     for (t, y) in (2..height).step_by(step).enumerate() {
         for &v in &flipped[(y - 2) * width..(y + 1) * width] {
-            offsets.push(v - vmin);
+            offsets.push(v.wrapping_sub(vmin));
             ranks.push(rank[v as usize]);
         }
         rows.push(3 * t + 2);
     }
-    let range = (used[used.len() - 1] - vmin) as u32;
     let offset_bits = strips::estimate_bits(
         &Predictor::Med, Depth::new(bit_length(range).max(1)), &offsets, width, &rows);
     let rank_bits = strips::estimate_bits(
-        &Predictor::Med, Depth::new(bit_length(used.len() as u32 - 1).max(1)), &ranks, width, &rows);
+        &Predictor::Med, Depth::new(bit_length(order.len() as u32 - 1).max(1)), &ranks, width, &rows);
     // The value list costs about 2 log2(mean gap) + 1 bits per value.
-    let mean_gap = (range as f64 / used.len() as f64).max(1.0);
-    let list_bits = used.len() as f64 * (2.0 * mean_gap.log2() + 1.0);
+    let mean_gap = (range as f64 / order.len() as f64).max(1.0);
+    let list_bits = order.len() as f64 * (2.0 * mean_gap.log2() + 1.0);
     let scale = height as f64 / rows.len() as f64;
     rank_bits * scale + list_bits < offset_bits * scale
 }
@@ -146,23 +164,25 @@ pub fn encode(samples: &[u16], width: usize, height: usize, opts: &EncodeOptions
         .collect();
     let used: Vec<u16> = (0..=0xFFFFu32).filter(|&v| seen[v as usize]).map(|v| v as u16).collect();
     drop(seen);
-    let (vmin, vmax) = (used[0], used[used.len() - 1]);
-    let dense = used.len() == (vmax - vmin) as usize + 1;
-    let packed = !dense && opts.packing.unwrap_or_else(|| packing_pays(&flipped, width, height, &used, vmin));
+    let order = circular_order(&used);
+    drop(used);
+    let (vmin, span) = (order[0], order[order.len() - 1].wrapping_sub(order[0]));
+    let dense = order.len() == span as usize + 1;
+    let packed = !dense && opts.packing.unwrap_or_else(|| packing_pays(&flipped, width, height, &order));
 
     let mut flags = if opts.signed { FLAG_SIGNED } else { 0 } | if opts.eight_bit { FLAG_EIGHT_BIT } else { 0 };
     let (coded, coded_bits, values) = if packed {
         flags |= FLAG_PACKED;
         let mut rank = vec![0u16; 1 << 16];
-        for (i, &v) in used.iter().enumerate() {
+        for (i, &v) in order.iter().enumerate() {
             rank[v as usize] = i as u16;
         }
         let coded: Vec<u16> = flipped.iter().map(|&v| rank[v as usize]).collect();
-        (coded, bit_length(used.len() as u32 - 1).max(1), used)
+        (coded, bit_length(order.len() as u32 - 1).max(1), order)
     } else {
         let mut coded = flipped;
-        coded.iter_mut().for_each(|v| *v -= vmin);
-        (coded, bit_length((vmax - vmin) as u32).max(1), Vec::new())
+        coded.iter_mut().for_each(|v| *v = v.wrapping_sub(vmin));
+        (coded, bit_length(span as u32).max(1), Vec::new())
     };
     let depth = Depth::new(coded_bits);
     let rows_per_strip = strip_rows(width, height);

@@ -140,3 +140,18 @@ fn bounded_fuzz_never_panics() {
         assert!(decode(&noise, None, 1).is_err());
     }
 }
+
+#[test]
+fn wrapped_negative_values_code_as_one_short_range() {
+    // Signed data stored as unsigned: small values near 0 and near 65535. Both offset and packed
+    // coding must see one contiguous range (circular order), not the full 16 bits.
+    let (w, h) = (64, 64);
+    let img: Vec<u16> = synthetic(w, h, 8, 31).iter().map(|&v| (v as i32 - 128) as u16).collect();
+    for packing in [Some(false), Some(true)] {
+        let mut opts = EncodeOptions::new(16, false);
+        opts.packing = packing;
+        let data = round_trip(&img, w, h, &opts);
+        let (header, _) = format::FrameHeader::parse(&data).unwrap();
+        assert!(header.coded_bits <= 8, "{packing:?}: {} coded bits", header.coded_bits);
+    }
+}
