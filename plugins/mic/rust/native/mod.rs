@@ -177,7 +177,8 @@ pub fn encode(samples: &[u16], width: usize, height: usize, opts: &EncodeOptions
         for (i, &v) in order.iter().enumerate() {
             rank[v as usize] = i as u16;
         }
-        let coded: Vec<u16> = flipped.iter().map(|&v| rank[v as usize]).collect();
+        let mut coded = flipped; // in place: the encoder holds one copy of the image
+        coded.iter_mut().for_each(|v| *v = rank[*v as usize]);
         (coded, bit_length(order.len() as u32 - 1).max(1), order)
     } else {
         let mut coded = flipped;
