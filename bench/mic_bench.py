@@ -22,7 +22,6 @@ from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
-
 from medcodec_plugin_mic import decode_stream, delta_rle_words, encode_stream
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -53,7 +52,7 @@ def load_golden(name: str) -> np.ndarray:
         width, height = (int(v) for v in np.frombuffer(raw[:8], "<u4"))
         return np.frombuffer(raw[8:], "<u2").reshape(height, width).astype(np.uint16)
     raw = (directory / f"{name}.pixels.raw.nohdr").read_bytes()
-    side = int(math.isqrt(len(raw) // 2))
+    side = math.isqrt(len(raw) // 2)
     return np.frombuffer(raw, "<u2").reshape(side, side).astype(np.uint16)
 
 
@@ -122,8 +121,8 @@ def bench_image(label: str, image: np.ndarray, runs: int, quick_baselines: bool)
         if not np.array_equal(decoded.astype(np.uint16), image):
             raise SystemExit(f"{codec} is not lossless on {label}")
         n = max(3, runs // 2) if (baseline and quick_baselines) else runs
-        enc, enc_best = timed_seconds(lambda: encode(image), n)
-        dec, dec_best = timed_seconds(lambda: decode(data, image), n)
+        enc, enc_best = timed_seconds(lambda enc=encode: enc(image), n)
+        dec, dec_best = timed_seconds(lambda dec=decode, blob=data: dec(blob, image), n)
         rows.append({"image": label, "codec": codec, "ratio": image.size * 2 / len(data),
                      "enc": raw_mb / enc, "dec": raw_mb / dec,
                      "enc_best": raw_mb / enc_best, "dec_best": raw_mb / dec_best})

@@ -19,9 +19,7 @@ import traceback
 from pathlib import Path
 
 import numpy as np
-
-from medcodec_plugin_mic import KINDS, MicCodecError, decode_stream, encode_stream
-from medcodec_plugin_mic import frame
+from medcodec_plugin_mic import KINDS, MicCodecError, decode_stream, encode_stream, frame
 
 HERE = Path(__file__).resolve().parent
 SHARED = (HERE.parents[2] / ".." / "shared").resolve()

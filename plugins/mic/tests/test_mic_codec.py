@@ -4,9 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-
-from medcodec_plugin_mic import KINDS, MicCodecError, decode_stream, delta_rle_words, encode_stream
-from medcodec_plugin_mic import frame
+from medcodec_plugin_mic import KINDS, MicCodecError, decode_stream, delta_rle_words, encode_stream, frame
 
 
 def _round_trip(image: np.ndarray, kind: str) -> None:

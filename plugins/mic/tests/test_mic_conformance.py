@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any, ClassVar
 
 from medcodec.testing import CodecConformance
 
@@ -13,5 +14,5 @@ class TestMicConformance(CodecConformance):
     bits_stored = (8, 12, 16)
     signed = (False, True)
     samples_per_pixel = (1,)
-    encode_options = {}
+    encode_options: ClassVar[dict[str, Any]] = {}
     golden_dir = Path(__file__).parent / "golden"

@@ -8,7 +8,6 @@ from types import ModuleType
 
 import numpy as np
 import pytest
-
 from medcodec_plugin_mic import KINDS, MicCodecError, decode_stream
 
 
@@ -32,7 +31,7 @@ def test_mutated_streams_never_crash(seed: int) -> None:
 def test_random_bytes_raise_mic_errors(kind: str) -> None:
     rng = np.random.default_rng(99)
     errors = 0
-    for size in list(range(0, 40)) + [100, 1000, 10000]:
+    for size in list(range(40)) + [100, 1000, 10000]:
         data = rng.integers(0, 256, size, dtype=np.uint8).tobytes()
         try:
             decode_stream(data, 32, 32, kind)

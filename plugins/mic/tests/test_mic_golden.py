@@ -6,7 +6,6 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-
 from medcodec_plugin_mic import decode_stream, delta_rle_words, encode_stream
 
 NAMES = ("MR", "CT", "CT2", "MR1", "MR4", "MR-MONO2-16-head")

@@ -11,7 +11,6 @@ from types import ModuleType
 
 import numpy as np
 import pytest
-
 from medcodec_plugin_mic import encode_stream
 
 KINDS = ("huff", "fse1", "fse2", "fse4")

@@ -10,7 +10,7 @@ from __future__ import annotations
 from typing import Any
 
 __version__ = "0.1.0"
-__all__ = ["KINDS", "MicCodecError", "decode_stream", "delta_rle_words", "encode_stream", "__version__"]
+__all__ = ["KINDS", "MicCodecError", "__version__", "decode_stream", "delta_rle_words", "encode_stream"]
 
 _CODEC_NAMES = frozenset(__all__) - {"__version__"}
 

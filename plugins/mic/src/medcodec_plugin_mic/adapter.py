@@ -9,7 +9,7 @@ usual unused-bits correction, which restores the sign of signed samples narrower
 from __future__ import annotations
 
 from importlib.util import find_spec
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from medcodec_plugin_mic.plugin import CODEC_NAME, MICLossless
 
@@ -32,8 +32,8 @@ def _frame_index(runner: object) -> int | None:
 
 def encode_frame(src: bytes, runner: EncodeRunner) -> bytes:
     import numpy as np
-
     from medcodec import EncodeError
+
     from medcodec_plugin_mic import frame
     from medcodec_plugin_mic.codec import KINDS, MicCodecError
 
@@ -67,8 +67,8 @@ def encode_frame(src: bytes, runner: EncodeRunner) -> bytes:
 
 def decode_frame(src: bytes, runner: DecodeRunner) -> bytes:
     import numpy as np
-
     from medcodec import DecodeError
+
     from medcodec_plugin_mic import frame
     from medcodec_plugin_mic.codec import MicCodecError
 
@@ -85,11 +85,12 @@ def decode_frame(src: bytes, runner: DecodeRunner) -> bytes:
             f"frame was coded with {'8' if header.eight_bit else '16'}-bit samples but the dataset says "
             f"BitsStored={runner.bits_stored}"
         )
-    container = {8: np.uint8, 16: np.dtype("<u2"), 32: np.dtype("<u4")}.get(bits_allocated)
+    containers: dict[int, np.dtype[Any]] = {8: np.dtype(np.uint8), 16: np.dtype("<u2"), 32: np.dtype("<u4")}
+    container = containers.get(bits_allocated)
     if container is None:
         raise fail(f"BitsAllocated={bits_allocated} is not supported (8, 16 or 32)")
     if header.eight_bit and bits_allocated == 8:
         return image.astype(np.uint8).tobytes()
     if bits_allocated == 8:
         raise fail("a 16-bit frame cannot be returned in an 8-bit container")
-    return image.astype(container).tobytes()
+    return bytes(image.astype(container).tobytes())

@@ -22,7 +22,14 @@ from dataclasses import dataclass
 import numpy as np
 import numpy.typing as npt
 
-from medcodec_plugin_mic.codec import KINDS, MicCodecError, as_uint16_image, declared_max, decode_stream, encode_stream
+from medcodec_plugin_mic.codec import (
+    KINDS,
+    MicCodecError,
+    as_uint16_image,
+    declared_max,
+    decode_stream,
+    encode_stream,
+)
 
 MAGIC = b"MICf"
 VERSION = 1

@@ -11,7 +11,6 @@ from __future__ import annotations
 from pathlib import Path
 
 import numpy as np
-
 from medcodec.testing.golden import write_golden
 from medcodec_plugin_mic import frame
 from medcodec_plugin_mic.plugin import CODEC_NAME, MICLossless
