@@ -255,3 +255,19 @@ def test_a_compressed_ybr_source_is_recompressed_without_a_colour_conversion(tmp
     assert record["source_transfer_syntax"] == "1.2.840.10008.1.2.5"
     assert record["cross_check"] == "passed:dcmdjpls"
     assert invoke("verify", str(dst), "--against", str(src))["failed"] == 0
+
+
+def test_a_source_no_decoder_can_read_is_reported_with_its_syntax(tmp_path: Path) -> None:
+    progressive = "cornerstone3D/CTImage.dcm_JPEGProcess10_12TransferSyntax_1.2.840.10008.1.2.4.55.dcm"
+    src = make_tree(tmp_path / "src", {"ct/progressive.dcm": progressive, "ct/CT1.dcm": SAMPLES["ct/CT1.dcm"]})
+    before = (src / "ct" / "progressive.dcm").read_bytes()
+    run = invoke("compress", str(src), "-o", str(tmp_path / "dst"), code=1)
+    failed = by_label(run)["ct/progressive.dcm"]
+    assert failed["outcome"] == "failed"
+    assert failed["message"].startswith("SourceDecodeError: the source pixel data (JPEG Full Progression, "
+                                        "Non-Hierarchical (Process 10 and 12), 1.2.840.10008.1.2.4.55) cannot be "
+                                        "decoded: NotImplementedError")
+    assert by_label(run)["ct/CT1.dcm"]["outcome"] == "compressed"
+    assert (src / "ct" / "progressive.dcm").read_bytes() == before
+    [failure] = [r for r in read_audit(tmp_path / "dst" / "medcodec-audit.jsonl").records if r["outcome"] == "failed"]
+    assert failure["source_transfer_syntax"] == "1.2.840.10008.1.2.4.55" and "progressive" not in json.dumps(failure)

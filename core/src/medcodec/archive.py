@@ -47,6 +47,17 @@ class ArchiveError(MedcodecError, ValueError):
     """A batch cannot start (bad sources, colliding targets); names the paths involved."""
 
 
+class SourceDecodeError(MedcodecError, ValueError):
+    """The source file's pixel data cannot be decoded here (no decoder installed, or damaged data)."""
+
+    def __init__(self, transfer_syntax: str, problem: str) -> None:
+        self.transfer_syntax, self.problem = transfer_syntax, problem
+        from pydicom.uid import UID
+
+        name = UID(transfer_syntax).name if transfer_syntax else "unknown transfer syntax"
+        super().__init__(f"the source pixel data ({name}, {transfer_syntax}) cannot be decoded: {problem}")
+
+
 class WriteVerificationError(MedcodecError, OSError):
     """The written file does not contain what was verified in memory; the original is kept."""
 
@@ -304,16 +315,30 @@ def _audit_failure(ds: Dataset, settings: BatchSettings, result: FileResult, exc
     _Worker.audit.write(record)
 
 
-def _full_resolution_ybr(ds: Dataset) -> None:
-    """A decoded YBR_FULL_422 frame is full resolution: label it YBR_FULL (pydicom keeps 422 with as_rgb=False)."""
-    if str(ds.get("PhotometricInterpretation", "")) == "YBR_FULL_422":
-        ds.PhotometricInterpretation = "YBR_FULL"
+def decoded_source(ds: Dataset) -> Any:
+    """Decode a compressed source in place, once, and return its stored pixel values (no YBR->RGB).
+
+    pydicom's default decode converts YBR to RGB, a rounding step a "lossless" result would silently include;
+    a decoded YBR_FULL_422 frame is full resolution, so it is labelled YBR_FULL.
+    :raises SourceDecodeError: no decoder for the source's syntax here, or damaged data.
+    """
+    from medcodec.pipeline import stored_pixels
+
+    source_ts = _source_ts(ds)
+    try:
+        if ds.file_meta.TransferSyntaxUID.is_compressed:
+            ds.decompress(generate_instance_uid=False, as_rgb=False)
+            if str(ds.get("PhotometricInterpretation", "")) == "YBR_FULL_422":
+                ds.PhotometricInterpretation = "YBR_FULL"
+        return stored_pixels(ds)
+    except (ValueError, RuntimeError, NotImplementedError, AttributeError, KeyError) as exc:
+        raise SourceDecodeError(source_ts, f"{type(exc).__name__}: {exc}") from exc
 
 
 def _compress(ds: Dataset, task: FileTask, settings: BatchSettings, result: FileResult) -> None:
     from medcodec.audit import pixel_digest
     from medcodec.frames import decode_frames
-    from medcodec.pipeline import audit_record, choose, compress, stored_pixels
+    from medcodec.pipeline import audit_record, choose, compress
 
     request = _request(settings)
     spec, choice = choose(ds, request)
@@ -326,14 +351,9 @@ def _compress(ds: Dataset, task: FileTask, settings: BatchSettings, result: File
         return
     fields = _instance_fields(ds, settings)
     source_ts = _source_ts(ds)
-    if ds.file_meta.TransferSyntaxUID.is_compressed:
-        # Decode once, keeping the stored values: pydicom's default would convert YBR to RGB, a lossy step
-        # the "lossless" result would then silently include.
-        ds.decompress(generate_instance_uid=False, as_rgb=False)
-        _full_resolution_ybr(ds)
     # Stored values (no YBR->RGB), as the pipeline verifies them; pydicom caches this array and the pipeline
     # reuses it.
-    source_pixels: Any = stored_pixels(ds)
+    source_pixels: Any = decoded_source(ds)
     original_digest = pixel_digest(source_pixels)
     if not settings.cross_check:
         source_pixels = None  # only the cross-check needs it later: hold one image less
@@ -360,7 +380,7 @@ def _decompress(ds: Dataset, task: FileTask, settings: BatchSettings, result: Fi
     from pydicom.uid import UID
 
     from medcodec.audit import pixel_digest
-    from medcodec.pipeline import audit_record, stored_pixels
+    from medcodec.pipeline import audit_record
 
     to_uid = str(settings.to_uid or EXPLICIT_VR_LITTLE_ENDIAN)
     source_ts = _source_ts(ds)
@@ -372,13 +392,10 @@ def _decompress(ds: Dataset, task: FileTask, settings: BatchSettings, result: Fi
         return
     started = time.perf_counter()
     fields = _instance_fields(ds, settings)
-    pixels = stored_pixels(ds)
+    # The native copy holds exactly the decoded stored values. LossyImageCompression is kept: decoding adds
+    # no loss, and once lossy always lossy.
+    pixels = decoded_source(ds)
     digest = pixel_digest(pixels)
-    if ds.file_meta.TransferSyntaxUID.is_compressed:
-        # Stored values, no YBR->RGB: the native copy holds exactly what was decoded. LossyImageCompression
-        # is kept: decoding adds no loss, and once lossy always lossy.
-        ds.decompress(generate_instance_uid=False, as_rgb=False)
-        _full_resolution_ybr(ds)
     ds.file_meta.TransferSyntaxUID = UID(to_uid)
     uid = str(ds.get("SOPInstanceUID", "")) or None
     record = audit_record(outcome="decompressed" if settings.operation == "decompress" else "transcoded",
@@ -502,7 +519,8 @@ def run(tasks: Sequence[FileTask], settings: BatchSettings, jobs: int = 1,
         broken = False
         with ProcessPoolExecutor(max_workers=jobs, mp_context=context, initializer=init_worker,
                                  initargs=(settings, os.getpid())) as pool:
-            def refill() -> None:
+            def refill(pool: ProcessPoolExecutor = pool,
+                       pending: dict[Future[FileResult], FileTask] = pending) -> None:
                 # Few tasks in flight: results come back as they complete and memory stays bounded.
                 while len(pending) < 2 * jobs:
                     task = next(queue, None)
