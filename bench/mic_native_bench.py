@@ -5,7 +5,7 @@ and JPEG-XL lossless effort 3 (imagecodecs / libjxl), all measured in the same r
     uv run python bench/mic_native_bench.py [--runs 3] [--quick] [--markdown] [--json out.json]
 
 Images: every monochrome 9-16-bit image of shared/corpus, pydicom's test files and the pydicom-data
-files that pydicom can decode here, first frame only, each distinct pixel content once.
+files that pydicom can decode here, at least 32x32, first frame only, each distinct pixel content once.
 ratio = raw bytes (2 per pixel) / compressed bytes. MB/s = raw bytes / 1e6 / the best of ``--runs``
 timed calls after one warm-up (codecs interleaved per image, one thread each). Aggregate speed =
 sum of raw bytes / sum of best times. Every round trip is checked bit-exact before it is timed.
@@ -35,6 +35,9 @@ from medcodec_plugin_mic import native
 ROOT = Path(__file__).resolve().parents[1]
 SHARED = (ROOT / ".." / "shared").resolve()
 BASELINE = "JPEG-LS"
+MIN_SIDE = 32
+"""Smaller images (pydicom's 16x16 DICOMDIR thumbnails, 10x10 slide tiles) are left out: OpenJPEG
+refuses them, and no one stores them compressed."""
 
 
 @dataclass
@@ -160,7 +163,7 @@ def load_images(quick: bool) -> list[Image]:
                 continue
         if array.ndim == 3:
             array = array[0]
-        if array.ndim != 2 or array.dtype.itemsize != 2:
+        if array.ndim != 2 or array.dtype.itemsize != 2 or min(array.shape) < MIN_SIDE:
             continue
         array = np.ascontiguousarray(array.astype(array.dtype.newbyteorder("="), copy=False))
         digest = hashlib.sha256(array.tobytes() + str(array.dtype).encode()).hexdigest()
