@@ -102,7 +102,8 @@ def figure_png(agg: Aggregate, title: str) -> bytes:
     rows = sorted(agg.groups.values(), key=lambda g: (g.codec, g.modality))
     codecs = sorted({g.codec for g in rows})
     modalities = sorted({g.modality for g in rows})
-    fig, axes = plt.subplots(1, 3, figsize=(16, 5.2), constrained_layout=True)
+    crowded = len(modalities) > 3  # vertical value labels, or they overlap
+    fig, axes = plt.subplots(1, 3, figsize=(17, 6.2), constrained_layout=True)
     width = 0.8 / max(len(modalities), 1)
     x = np.arange(len(codecs))
     colours = plt.get_cmap("tab10")
@@ -110,13 +111,14 @@ def figure_png(agg: Aggregate, title: str) -> bytes:
             axes[:2], ("ratio", "mb_per_second"), ("compression ratio (higher is better)",
                                                    "encode + verify throughput, MB/s of native pixels"))):
         for i, modality in enumerate(modalities):
-            values = []
-            for codec in codecs:
-                group = agg.groups.get((modality, codec))
-                values.append((group.row()[metric] or 0.0) if group else 0.0)
-            bars = ax.bar(x + (i - (len(modalities) - 1) / 2) * width, values, width, label=modality,
-                          color=colours(i % 10))
-            ax.bar_label(bars, fmt="%.1f", fontsize=7, padding=1)
+            present = [(j, agg.groups[(modality, codec)].row()[metric] or 0.0)
+                       for j, codec in enumerate(codecs) if (modality, codec) in agg.groups]
+            if not present:
+                continue
+            positions = [x[j] + (i - (len(modalities) - 1) / 2) * width for j, _ in present]
+            bars = ax.bar(positions, [v for _, v in present], width, label=modality, color=colours(i % 10))
+            ax.bar_label(bars, fmt="%.1f", fontsize=6 if crowded else 8, padding=1,
+                         rotation=90 if crowded else 0)
         ax.set_xticks(x, codecs, rotation=20, ha="right", fontsize=9)
         ax.set_ylabel(label)
         ax.grid(axis="y", alpha=0.3)
@@ -144,7 +146,8 @@ def figure_png(agg: Aggregate, title: str) -> bytes:
     ax.set_title("Lossy quality")
     ax.grid(alpha=0.3)
     outcomes = ", ".join(f"{k} {v}" for k, v in sorted(agg.outcomes.items()))
-    fig.suptitle(f"{title} -- {agg.totals['instances']} instances; outcomes: {outcomes}", fontsize=11)
+    fig.suptitle(f"{title} -- {agg.totals['instances']} distinct results from {agg.totals['records']} audit "
+                 f"lines; outcomes: {outcomes}", fontsize=11)
     buffer = io.BytesIO()
     fig.savefig(buffer, format="png", dpi=110)
     plt.close(fig)
