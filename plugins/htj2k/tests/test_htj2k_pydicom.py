@@ -143,6 +143,7 @@ def test_multiframe_rpcl_every_frame_conformant(real_dataset) -> None:
     (HTJ2K, {"htj2k_psnr": 50, "htj2k_ratio": 10}, "codec 'htj2k'.*give only one of"),
     (HTJ2K, {"htj2k_ratio": 0.5}, "codec 'htj2k'.*ratio target must be > 1"),
     (HTJ2K, {"htj2k_max_error": 2, "htj2k_reversible": True}, "contradicts htj2k_max_error"),
+    (HTJ2K, {"htj2k_qstep": 0.1}, "codec 'htj2k'.*htj2k_qstep=0.1 is finer than OpenJPH's finest step"),
     (HTJ2KLosslessRPCL, {"htj2k_decompositions": 1}, "codec 'htj2k_lossless_rpcl'.*larger than 64 px.*RPCL forbids"),
 ])
 def test_bad_options_raise_encode_errors_naming_the_codec(real_dataset, uid: str, options: dict, message: str

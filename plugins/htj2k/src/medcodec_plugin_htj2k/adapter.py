@@ -127,6 +127,11 @@ def encode_plan(uid: str, runner: Any, arr: np.ndarray) -> tuple[EncodeSettings,
             f"{columns}x{rows} frame, which HTJ2K Lossless RPCL forbids "
             f"(use at least {codec.decompositions_for(rows, columns)})")
     qstep = options["htj2k_qstep"]
+    finest = codec.MIN_QSTEP * (1 << (8 * arr.dtype.itemsize))
+    if qstep is not None and float(qstep) < finest:
+        raise codec.Htj2kCodecError(
+            f"htj2k_qstep={qstep} is finer than OpenJPH's finest step for {8 * arr.dtype.itemsize}-bit samples "
+            f"({finest:.3g} stored units); use a larger step, or no lossy option for a lossless encode")
     settings = codec.EncodeSettings(
         reversible=not lossy, colour_transform=colour_transform, decompositions=decompositions,
         tlm=uid == HTJ2KLosslessRPCL, qstep=None if qstep is None else codec.qstep_for(float(qstep), arr.dtype))

@@ -4,7 +4,7 @@ imagecodecs writes the SIZ precision from the array's item size, so samples trav
 or 16-bit containers and the codestream declares that precision. OpenJPH's irreversible quantisation step
 is relative to that declared precision, not to BitsStored: :func:`qstep_for` converts a step in stored units.
 OpenJPH has no rate control and no error bound, so the lossy targets (maximum error, PSNR, ratio) are met by
-a bisection on the quantisation step, each candidate checked by decoding it with the decoder the adapter uses
+a search on the quantisation step, each candidate checked by decoding it with the decoder the adapter uses
 for it (:func:`encode_to_target`, :func:`decode_exact`).
 """
 
