@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import shutil
 from collections.abc import Iterator
 from pathlib import Path
@@ -191,7 +192,7 @@ def test_decompress_and_transcode_round_trip_bit_exactly(tmp_path: Path) -> None
 def test_verify_catches_a_changed_pixel_that_is_not_marked_lossy(tmp_path: Path) -> None:
     src = make_tree(tmp_path / "src", {"ct/CT1.dcm": SAMPLES["ct/CT1.dcm"]})
     dst = tmp_path / "dst"
-    invoke("compress", str(src), "-o", str(dst))
+    invoke("compress", str(src), "-o", str(dst), "--codec", "jpeg2000_lossless")
     out = pydicom.dcmread(dst / "ct" / "CT1.dcm")
     pixels = out.pixel_array.copy()
     pixels[100, 100] += 1  # silent corruption, same UID, still "lossless"
@@ -221,7 +222,9 @@ def test_two_jobs_give_the_same_results_as_one(tmp_path: Path) -> None:
     src = make_tree(tmp_path / "src")
     one = invoke("compress", str(src), "-o", str(tmp_path / "one"), "--jobs", "1")
     two = invoke("compress", str(src), "-o", str(tmp_path / "two"), "--jobs", "2")
-    assert len(two["summary"]["worker_peak_rss_mib"]) == 2  # really two processes
+    # Worker processes, not this one (how the 5 files spread over the 2 workers depends on their start-up).
+    assert 1 <= len(two["summary"]["worker_peak_rss_mib"]) <= 2
+    assert str(os.getpid()) not in two["summary"]["worker_peak_rss_mib"]
     for label in SAMPLES:
         a, b = by_label(one)[label], by_label(two)[label]
         assert (a["outcome"], a["codec"], a["compressed_bytes"]) == (b["outcome"], b["codec"], b["compressed_bytes"])
