@@ -286,7 +286,7 @@ def main() -> None:
     by_codec: dict[str, list[dict[str, Any]]] = {}
     for r in rows:
         by_codec.setdefault(r["codec"], []).append(r)
-    print("| codec (all images) | ratio (Σraw/Σcompressed-equivalent: mean of ratios) | enc overhead (median) | "
+    print("| codec (all images) | ratio (mean over images) | enc overhead (median) | "
           "dec overhead (median) |")
     print("|---|---|---|---|")
     for name, group in by_codec.items():
