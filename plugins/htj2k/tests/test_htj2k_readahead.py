@@ -68,3 +68,17 @@ def test_thread_option_is_validated(nm: pydicom.Dataset) -> None:
 
 def test_available_cores_is_positive() -> None:
     assert readahead.available_cores() >= 1
+
+
+def test_extended_offset_table_and_saved_file(nm: pydicom.Dataset, tmp_path) -> None:
+    """Frames located through the Extended Offset Table, and a file read back (a bytes source again)."""
+    expected = nm.pixel_array.copy()
+    nm.compress(HTJ2KLosslessRPCL, encapsulate_ext=True)
+    assert "ExtendedOffsetTable" in nm
+    nm.pixel_array_options(htj2k_threads=2)
+    np.testing.assert_array_equal(nm.pixel_array, expected)
+    path = tmp_path / "nm.dcm"
+    nm.save_as(path, enforce_file_format=True)
+    back = pydicom.dcmread(path)
+    back.pixel_array_options(htj2k_threads=2)
+    np.testing.assert_array_equal(back.pixel_array, expected)
