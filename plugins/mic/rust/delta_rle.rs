@@ -212,33 +212,29 @@ pub fn encode(pixels: &[u16], width: usize, height: usize, max_value: u16) -> Re
     Ok(rle.finish())
 }
 
-/// Where the RLE decoder gets its words: a decoded word slice, or an entropy decoder producing
-/// words on demand (fused decoding: no intermediate word buffer, and the entropy decoder's serial
-/// bit chain overlaps with the delta arithmetic).
-pub trait WordSource {
-    /// The next word; an error when the stream has no more (or is malformed).
-    fn next_word(&mut self) -> Result<u16>;
-    /// Called once the image is complete: a source may verify it did not read past its data.
-    fn finish(&mut self) -> Result<()> {
-        Ok(())
-    }
-}
-
-/// Words already decoded into memory.
-pub struct SliceWords<'a> {
+/// RLE decoder with the reference's state machine (`c == 0 || c == MidCount` reads a new header),
+/// bounds-checked: reading past the word stream is an error instead of a panic.
+pub struct RleReader<'a> {
     words: &'a [u16],
     pos: usize,
+    mid: u16,
+    count: u16,
+    value: u16,
 }
 
-impl<'a> SliceWords<'a> {
-    pub fn new(words: &'a [u16]) -> Self {
-        SliceWords { words, pos: 0 }
+impl<'a> RleReader<'a> {
+    pub fn new(words: &'a [u16]) -> Result<Self> {
+        let Some(&header) = words.first() else {
+            return corrupt("word stream is empty");
+        };
+        let Some(mid) = mid_count(header) else {
+            return corrupt("RLE header word is 0");
+        };
+        Ok(RleReader { words, pos: 1, mid, count: 0, value: 0 })
     }
-}
 
-impl WordSource for SliceWords<'_> {
     #[inline(always)]
-    fn next_word(&mut self) -> Result<u16> {
+    fn read(&mut self) -> Result<u16> {
         match self.words.get(self.pos) {
             Some(&w) => {
                 self.pos += 1;
@@ -246,27 +242,6 @@ impl WordSource for SliceWords<'_> {
             }
             None => corrupt("word stream ended before the image was complete"),
         }
-    }
-}
-
-/// RLE decoder with the reference's state machine (`c == 0 || c == MidCount` reads a new header).
-pub struct RleReader<S: WordSource> {
-    source: S,
-    mid: u16,
-    count: u16,
-    value: u16,
-}
-
-impl<S: WordSource> RleReader<S> {
-    pub fn new(mut source: S) -> Result<Self> {
-        let header = match source.next_word() {
-            Ok(h) => h,
-            Err(_) => return corrupt("word stream is empty"),
-        };
-        let Some(mid) = mid_count(header) else {
-            return corrupt("RLE header word is 0");
-        };
-        Ok(RleReader { source, mid, count: 0, value: 0 })
     }
 
     #[inline(always)]
@@ -276,14 +251,14 @@ impl<S: WordSource> RleReader<S> {
             return Ok(self.value);
         }
         if self.count == 0 || self.count == self.mid {
-            self.count = self.source.next_word()?;
+            self.count = self.read()?;
             if self.count <= self.mid {
-                self.value = self.source.next_word()?;
+                self.value = self.read()?;
                 self.count = self.count.wrapping_sub(1);
                 return Ok(self.value);
             }
         }
-        let literal = self.source.next_word()?;
+        let literal = self.read()?;
         self.count = self.count.wrapping_sub(1);
         Ok(literal)
     }
@@ -292,13 +267,8 @@ impl<S: WordSource> RleReader<S> {
 /// MIC word stream -> pixels (RLE + inverse delta). Extra trailing words are ignored, as in the
 /// reference (the 1-state FSE decoder may append a few junk symbols).
 pub fn decode(words: &[u16], width: usize, height: usize) -> Result<Vec<u16>> {
-    decode_from(SliceWords::new(words), width, height)
-}
-
-/// Pixels from any word source (see [`WordSource`]).
-pub fn decode_from<S: WordSource>(source: S, width: usize, height: usize) -> Result<Vec<u16>> {
     let area = checked_area(width, height)?;
-    let mut rle = RleReader::new(source)?;
+    let mut rle = RleReader::new(words)?;
     let max_value = rle.next_word()?;
     let Some(params) = DeltaParams::from_max(max_value) else {
         return corrupt("declared max value is 0");
@@ -307,7 +277,7 @@ pub fn decode_from<S: WordSource>(source: S, width: usize, height: usize) -> Res
     let mut out = vec![0u16; area];
 
     #[inline(always)]
-    fn pixel<S: WordSource>(rle: &mut RleReader<S>, pred: i32, t: i32, d: u16) -> Result<u16> {
+    fn pixel(rle: &mut RleReader, pred: i32, t: i32, d: u16) -> Result<u16> {
         let sym = rle.next_word()?;
         if sym == d {
             rle.next_word()
@@ -331,7 +301,6 @@ pub fn decode_from<S: WordSource>(source: S, width: usize, height: usize) -> Res
             row[x] = pixel(&mut rle, pred, t, d)?;
         }
     }
-    rle.source.finish()?;
     Ok(out)
 }
 

@@ -2,7 +2,7 @@
 //! table layout (see docs/codecs/mic.md and the shared MIC format notes, section 2.3).
 
 use crate::bits::{MsbReader, MsbWriter};
-use crate::delta_rle::{bit_len16, WordSource};
+use crate::delta_rle::bit_len16;
 use crate::error::{corrupt, invalid, Result};
 
 /// Longest code allowed for the frequent-symbol prefix; adding the escape symbol may add one.
@@ -334,120 +334,102 @@ fn read_table(r: &mut MsbReader) -> Result<(usize, DecodeTable)> {
     Ok((count, table))
 }
 
-/// Huffman decoder producing words on demand (a [`WordSource`] for fused decoding).
+/// MSB-first bit container for the decoder: left-aligned `window` with `avail` valid bits.
 ///
-/// Bits live in a left-aligned container `window` holding `avail` valid bits, refilled to at least
-/// 57 whenever fewer than 32 remain, which covers any symbol (max_len + depth <= 32). Short codes
-/// come two at a time from the pair table. Reads past the end see zero bits (the encoder pads the
-/// stream with zeros); `finish` reports a stream that really was too short.
-pub struct HuffmanWords<'a> {
+/// Refilling is branchless (libdeflate's technique): load the next 8 bytes, OR them in below the
+/// valid bits and advance by the whole bytes that fitted; bits already present are simply written
+/// again. After a refill at least 56 bits are valid, which covers any symbol (max_len + depth <= 32).
+/// Loads past the end see zero bytes (the encoder pads the stream with zeros); the caller compares
+/// `consumed()` with the stream length at the end. A local value, so its fields live in registers.
+struct BitWindow<'a> {
     data: &'a [u8],
-    table: DecodeTable,
-    pos: usize,
-    total_bits: usize,
+    next_byte: usize,
     window: u64,
     avail: u32,
-    left: usize,
-    pending: Option<u16>,
 }
 
-impl<'a> HuffmanWords<'a> {
-    /// Parses the header; refuses streams claiming more than `max_words` words.
-    pub fn new(data: &'a [u8], max_words: usize) -> Result<Self> {
-        let mut r = MsbReader::new(data);
-        let (count, table) = read_table(&mut r)?;
-        if count > max_words {
-            return corrupt(format!(
-                "Huffman stream claims {count} words, more than the image can use ({max_words})"
-            ));
-        }
-        Ok(HuffmanWords {
-            data,
-            pos: r.position(),
-            total_bits: r.total_bits(),
-            table,
-            window: 0,
-            avail: 0,
-            left: count,
-            pending: None,
-        })
+impl<'a> BitWindow<'a> {
+    fn at(data: &'a [u8], bit_position: usize) -> Self {
+        let mut w = BitWindow { data, next_byte: bit_position >> 3, window: 0, avail: 0 };
+        w.refill();
+        w.consume((bit_position & 7) as u32);
+        w
     }
 
-    pub fn count_left(&self) -> usize {
-        self.left + self.pending.is_some() as usize
+    #[inline(always)]
+    fn refill(&mut self) {
+        // avail < 64 always holds here: it is at most 63 after a refill and only decreases.
+        self.window |= crate::bits::load_be64(self.data, self.next_byte) >> self.avail;
+        self.next_byte += ((63 - self.avail) >> 3) as usize;
+        self.avail |= 56;
     }
 
     #[inline(always)]
     fn consume(&mut self, bits: u32) {
         self.window <<= bits;
         self.avail -= bits;
-        self.pos += bits as usize;
+    }
+
+    fn consumed(&self) -> usize {
+        (self.next_byte * 8).saturating_sub(self.avail as usize)
     }
 }
 
-impl WordSource for HuffmanWords<'_> {
-    #[inline(always)]
-    fn next_word(&mut self) -> Result<u16> {
-        if let Some(word) = self.pending.take() {
-            return Ok(word);
-        }
-        if self.left == 0 {
-            return corrupt("word stream ended before the image was complete");
-        }
-        self.left -= 1;
-        if self.avail < 32 {
-            self.window = crate::bits::load_be64(self.data, self.pos >> 3) << (self.pos & 7);
-            self.avail = 64 - (self.pos & 7) as u32;
-        }
-        let table = &self.table;
-        if table.max_len > 0 {
-            let pair = table.pairs[(self.window >> (64 - table.primary_bits)) as usize];
-            let n = (pair >> 40) & 3;
+/// One word by the general path (escapes, long codes, the single-entry table).
+#[inline(always)]
+fn decode_general(table: &DecodeTable, bits: &mut BitWindow) -> Result<u16> {
+    let entry = if table.max_len == 0 { table.primary[0] } else { table.lookup(bits.window) };
+    if entry == 0 {
+        // Valid entries always carry a length or the escape flag; 0 marks an unused code.
+        return corrupt("Huffman stream holds a code that is not in its table");
+    }
+    let length = (entry >> 16) & 0xFF;
+    if entry & ENTRY_ESCAPE != 0 {
+        let word = ((bits.window << length) >> (64 - table.depth)) as u16;
+        bits.consume(length + table.depth);
+        Ok(word)
+    } else {
+        bits.consume(length);
+        Ok(entry as u16)
+    }
+}
+
+/// Decodes a Huffman stream into its word stream; refuses streams claiming more than `max_words`.
+pub fn decode(data: &[u8], max_words: usize) -> Result<Vec<u16>> {
+    let mut r = MsbReader::new(data);
+    let (count, table) = read_table(&mut r)?;
+    if count > max_words {
+        return corrupt(format!("Huffman stream claims {count} words, more than the image can use ({max_words})"));
+    }
+    let mut bits = BitWindow::at(data, r.position());
+    let mut out = vec![0u16; count];
+    let mut done = 0;
+    if table.max_len > 0 {
+        // Short codes two at a time from the pair table; the rest by the general path.
+        let primary_bits = table.primary_bits;
+        while done + 2 <= count {
+            bits.refill();
+            let pair = table.pairs[(bits.window >> (64 - primary_bits)) as usize];
+            let n = ((pair >> 40) & 3) as usize;
             if n != 0 {
-                let first = pair as u16;
-                if n == 2 && self.left > 0 {
-                    self.pending = Some((pair >> 16) as u16);
-                    self.left -= 1;
-                    self.consume(((pair >> 32) & 0xFF) as u32);
-                } else {
-                    self.consume(((pair >> 42) & 0x3F) as u32);
-                }
-                return Ok(first);
+                out[done] = pair as u16;
+                out[done + 1] = (pair >> 16) as u16;
+                done += n;
+                bits.consume(((pair >> 32) & 0xFF) as u32);
+            } else {
+                out[done] = decode_general(&table, &mut bits)?;
+                done += 1;
             }
         }
-        let entry = if table.max_len == 0 { table.primary[0] } else { table.lookup(self.window) };
-        if entry == 0 {
-            // Valid entries always carry a length or the escape flag; 0 marks an unused code.
-            return corrupt("Huffman stream holds a code that is not in its table");
-        }
-        let length = (entry >> 16) & 0xFF;
-        if entry & ENTRY_ESCAPE != 0 {
-            let depth = table.depth;
-            let word = ((self.window << length) >> (64 - depth)) as u16;
-            self.consume(length + depth);
-            Ok(word)
-        } else {
-            self.consume(length);
-            Ok(entry as u16)
-        }
     }
-
-    fn finish(&mut self) -> Result<()> {
-        if self.pos > self.total_bits {
-            return corrupt("Huffman stream is truncated");
-        }
-        Ok(())
+    while done < count {
+        bits.refill();
+        out[done] = decode_general(&table, &mut bits)?;
+        done += 1;
     }
-}
-
-/// Decodes a whole Huffman stream into its word stream.
-pub fn decode(data: &[u8], max_words: usize) -> Result<Vec<u16>> {
-    let mut source = HuffmanWords::new(data, max_words)?;
-    let mut out = Vec::with_capacity(source.count_left());
-    while source.count_left() > 0 {
-        out.push(source.next_word()?);
+    if bits.consumed() > r.total_bits() {
+        return corrupt("Huffman stream is truncated");
     }
-    source.finish()?;
     Ok(out)
 }
 
