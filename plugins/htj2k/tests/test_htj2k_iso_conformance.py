@@ -34,6 +34,9 @@ DECODABLE = [
     ("ds0_ht_14_b11.j2k", 1, "c1p0_14-1.pgx", 0, 0.0),
     ("ds0_ht_14_b11.j2k", 2, "c1p0_14-2.pgx", 0, 0.0),
     ("ds1_ht_04_b9.j2k", 0, "c1p1_04-0.pgx", 624, 3080.0),
+    ("ds1_ht_05_b11.j2k", 0, "c1p1_05-0.pgx", 40, 8.458),
+    ("ds1_ht_05_b11.j2k", 1, "c1p1_05-1.pgx", 40, 9.716),
+    ("ds1_ht_05_b11.j2k", 2, "c1p1_05-2.pgx", 40, 10.154),
     ("ds1_ht_06_b11.j2k", 0, "c1p1_06-0.pgx", 2, 0.6),
     ("ds1_ht_06_b11.j2k", 1, "c1p1_06-1.pgx", 2, 0.6),
     ("ds1_ht_06_b11.j2k", 2, "c1p1_06-2.pgx", 2, 0.6),
@@ -42,7 +45,7 @@ DECODABLE = [
     ("hifi_ht1_02.j2k", 2, "hifi-2.pgx", 42, 86.0),
 ]
 
-MULTI_LAYER = "more than one quality layer: OpenJPH 0.26 and OpenJPEG 2.5 both refuse it"
+MULTI_LAYER = "several quality layers (with other features): OpenJPH 0.26 and OpenJPEG 2.5.4 both refuse it"
 #: codestream -> why neither OpenJPH (imagecodecs) nor OpenJPEG (pylibjpeg-openjpeg) decodes it.
 UNDECODABLE = {
     **{name: MULTI_LAYER for name in (
@@ -55,7 +58,6 @@ UNDECODABLE = {
     "ds0_hm_06_b18.j2k": "mixed HT and Part-1 code-blocks (code-block style 0xC0) and 4 layers",
     "ds0_hm_15_b8.j2k": "mixed HT and Part-1 code-blocks (code-block style 0xC0) and 8 layers",
     "ds0_ht_13_b11.j2k": "257 components",
-    "ds1_ht_05_b11.j2k": "image-area offset: pylibjpeg-openjpeg returns 524x529 for the 512x512 image",
     "ds1_ht_07_b11.j2k": "sub-sampled components",
 }
 

@@ -114,32 +114,26 @@ def decode_exact(stream: bytes | bytearray, info: codestream.CodestreamInfo, *,
     """Decode with the faster library that reconstructs ``stream`` correctly.
 
     Reversible (5-3) codestreams go to OpenJPH, about twice as fast as OpenJPEG. Irreversible (9-7) ones go to
-    OpenJPEG: imagecodecs casts OpenJPH's reconstruction to the sample type without clamping, so a value that
-    overshoots the range wraps around (255 + 1 -> 0: measured on a saturated 8-bit image and on the ISO
-    15444-4 codestream ds1_ht_06_b11), whereas OpenJPEG clamps as the standard requires.
+    OpenJPEG (2.5.4, through imagecodecs): imagecodecs casts OpenJPH's reconstruction to the sample type
+    without clamping, so a value that overshoots the range wraps around (255 + 1 -> 0: measured on a saturated
+    8-bit image and on the ISO 15444-4 codestream ds1_ht_06_b11), and OpenJPH mis-decodes the irreversible ISO
+    codestream ds1_ht_04_b9 even without wrapping; OpenJPEG clamps as the standard requires and decodes both.
     """
     if info.reversible:
         return decode(stream, out=out)
-    decoded = decode_with_openjpeg(stream)
+    import imagecodecs
+
+    try:
+        decoded = imagecodecs.jpeg2k_decode(stream, numthreads=1)
+    except Exception as exc:
+        raise Htj2kCodecError(f"OpenJPEG could not decode the codestream: {exc}") from exc
     if decoded.shape[:2] != (info.height, info.width):
-        # pylibjpeg-openjpeg ignores an image-area offset (XOsiz/YOsiz), e.g. ISO 15444-4 ds1_ht_05_b11.
         raise Htj2kCodecError(f"OpenJPEG returned {decoded.shape[1]}x{decoded.shape[0]} samples for a "
                               f"{info.width}x{info.height} image")
     if out is None:
         return decoded
     out[...] = decoded.reshape(out.shape)
     return out
-
-
-def decode_with_openjpeg(stream: bytes | bytearray) -> np.ndarray:
-    """Decode with OpenJPEG (pylibjpeg-openjpeg): the independent implementation used as a fallback and to
-    cross-check our codestreams."""
-    from openjpeg.utils import decode as openjpeg_decode
-
-    try:
-        return openjpeg_decode(bytes(stream), j2k_format=0)
-    except Exception as exc:
-        raise Htj2kCodecError(f"OpenJPEG could not decode the codestream: {exc}") from exc
 
 
 def reduce_for(info: codestream.CodestreamInfo, max_size: int) -> int:
