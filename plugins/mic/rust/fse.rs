@@ -542,19 +542,21 @@ pub fn encode(words: &[u16], n_states: usize) -> Result<Vec<u8>> {
     }
     write_ncount(&norm, table.table_log, &mut out);
 
-    let mut w = LsbWriter::new(out);
-    match n_states {
-        1 => encode_states::<1>(words, &table, &mut w),
-        2 => encode_states::<2>(words, &table, &mut w),
-        _ => encode_states::<4>(words, &table, &mut w),
-    }
+    let w = LsbWriter::new(out);
+    let w = match n_states {
+        1 => encode_states::<1>(words, &table, w),
+        2 => encode_states::<2>(words, &table, w),
+        _ => encode_states::<4>(words, &table, w),
+    };
     Ok(w.finish_with_end_mark())
 }
 
 /// Encodes symbol i with state i mod K, walking backwards so the decoder reads forwards, then
 /// writes the final states last-first (the decoder reads state 0 first). `K` is a constant so the
-/// states stay in registers and the K dependency chains interleave.
-fn encode_states<const K: usize>(words: &[u16], table: &EncodeTable, w: &mut LsbWriter) {
+/// states stay in registers and the K dependency chains interleave; the writer is owned (not
+/// borrowed) for the same reason.
+fn encode_states<const K: usize>(words: &[u16], table: &EncodeTable, mut writer: LsbWriter) -> LsbWriter {
+    let w = &mut writer;
     let tl = table.table_log;
     let (tt, st) = (&table.transforms[..], &table.state_table[..]);
     let mut states = [1u32 << tl; K];
@@ -577,6 +579,7 @@ fn encode_states<const K: usize>(words: &[u16], table: &EncodeTable, w: &mut Lsb
     for k in (0..K).rev() {
         w.put(states[k], tl);
     }
+    writer
 }
 
 #[derive(Clone, Copy, Default)]
