@@ -18,6 +18,7 @@ import argparse
 import json
 import os
 import platform
+import resource
 import shutil
 import subprocess
 import sys
@@ -68,16 +69,21 @@ def idle_worker_rss_kib(env: dict[str, str]) -> int:
 
 def run(src: Path, dst: Path, jobs: int, env: dict[str, str]) -> dict[str, Any]:
     load_before = os.getloadavg()[0]
+    cpu_before = resource.getrusage(resource.RUSAGE_CHILDREN)
     started = time.perf_counter()
     done = subprocess.run([sys.executable, "-m", "medcodec.cli", "compress", str(src), "-o", str(dst),
                            "--jobs", str(jobs), "--json"], env=env, capture_output=True, text=True, check=False)
     seconds = time.perf_counter() - started
+    cpu_after = resource.getrusage(resource.RUSAGE_CHILDREN)  # the CLI and its workers, once reaped
+    cpu = (cpu_after.ru_utime - cpu_before.ru_utime) + (cpu_after.ru_stime - cpu_before.ru_stime)
     if done.returncode not in (0, 1):
         sys.exit(f"medcodec compress --jobs {jobs} failed:\n{done.stderr[-3000:]}")
     result = json.loads(done.stdout)
-    return {"jobs": jobs, "wall_seconds": round(seconds, 2), "load_before": load_before,
+    return {"jobs": jobs, "wall_seconds": round(seconds, 2), "cpu_seconds": round(cpu, 2),
+            "load_before": load_before,
             "load_after": os.getloadavg()[0], "summary": result["summary"],
-            "failed": [f"{f['label']}: {f['message']}" for f in result["files"] if f["outcome"] == "failed"]}
+            "failed": [f"{f['label']}: {f['message'][:160]}" for f in result["files"]
+                       if f["outcome"] in ("failed", "refused")]}
 
 
 def main() -> None:
@@ -120,7 +126,7 @@ def main() -> None:
     print(f"machine: {platform.processor() or platform.machine()}, {os.cpu_count()} CPUs, "
           f"Python {platform.python_version()}; folder: {files} real images, {native / 1e6:.1f} MB native "
           f"pixels, largest image {largest / 1e6:.2f} MB; idle worker RSS {idle / 1024:.1f} MiB")
-    print(f"{'jobs':>4} {'wall s':>8} {'speed-up':>8} {'MB/s':>7} {'ok':>4} {'fail':>4} "
+    print(f"{'jobs':>4} {'wall s':>8} {'CPU s':>7} {'CPU/wall':>8} {'speed-up':>8} {'MB/s':>7} {'ok':>4} {'fail':>4} "
           f"{'peak RSS/worker MiB':>22} {'(peak-idle)/largest':>20} {'load':>11}")
     for r in runs:
         s = r["summary"]
@@ -128,7 +134,8 @@ def main() -> None:
         growth = max(p * 1024 - idle for p in peaks) * 1024 / largest if largest else 0.0
         r["speed_up"] = round(reference["wall_seconds"] / r["wall_seconds"], 2)
         r["worker_growth_over_largest_image"] = round(growth, 2)
-        print(f"{r['jobs']:>4} {r['wall_seconds']:>8.2f} {r['speed_up']:>8.2f} "
+        print(f"{r['jobs']:>4} {r['wall_seconds']:>8.2f} {r['cpu_seconds']:>7.2f} "
+              f"{r['cpu_seconds'] / r['wall_seconds']:>8.2f} {r['speed_up']:>8.2f} "
               f"{native / 1e6 / r['wall_seconds']:>7.2f} {s['outcomes'].get('compressed', 0):>4} "
               f"{s['outcomes'].get('failed', 0) + s['outcomes'].get('refused', 0):>4} "
               f"{', '.join(f'{p:.0f}' for p in peaks):>22} {growth:>20.2f} "
@@ -137,7 +144,7 @@ def main() -> None:
           + "; ".join(f"jobs {r['jobs']}: {', '.join(map(str, r['all_wall_seconds']))}" for r in runs))
     for r in runs[:1]:
         for failure in r["failed"]:
-            print(f"  failed (jobs={r['jobs']}): {failure}")
+            print(f"  not compressed (jobs={r['jobs']}): {failure}")
     if args.json:
         args.json.write_text(json.dumps({"files": files, "native_bytes": native, "idle_worker_rss_kib": idle,
                                          "largest_image_bytes": largest, "identical_outputs": same,
