@@ -173,3 +173,10 @@ def test_widened_decode_matches_openjpeg_and_thumbnails_do_not_wrap(real_dataset
     sub = arr[::step, ::step].astype(float)
     assert thumb.dtype == arr.dtype and thumb.shape == sub.shape
     assert np.corrcoef(sub.ravel(), thumb.ravel().astype(float))[0, 1] > 0.9
+
+
+def test_openjpeg_threads_do_not_change_the_result(real_dataset) -> None:  # noqa: ANN001
+    arr = real_dataset("ct16_signed").pixel_array
+    stream = codec.encode(arr, EncodeSettings(reversible=False, qstep=codec.qstep_for(6, arr.dtype)))
+    info = codestream.parse(stream)
+    np.testing.assert_array_equal(codec.decode_exact(stream, info, threads=2), codec.decode_exact(stream, info))

@@ -146,10 +146,12 @@ def encode_plan(uid: str, runner: Any, arr: np.ndarray) -> tuple[EncodeSettings,
 def decode_frame(src: bytes, runner: DecodeRunner) -> bytearray:
     """One HTJ2K (or JPEG 2000) codestream -> the frame's bytes (OpenJPH if reversible, else OpenJPEG).
 
-    The next frames of a multi-frame dataset are decoded ahead on the other cores (see ``readahead``).
+    The next frames of a multi-frame dataset are decoded ahead on the other cores (see ``readahead``); the
+    single frame of a one-frame dataset may use them inside OpenJPEG instead (irreversible codestreams).
     """
     uid = str(runner.transfer_syntax)
-    buffer, info = readahead.code_frame(runner, src, lambda frame: decode_one(frame, uid),
+    threads = readahead.threads_for(runner) if int(runner.number_of_frames or 1) == 1 else 1
+    buffer, info = readahead.code_frame(runner, src, lambda frame: decode_one(frame, uid, threads),
                                         lambda: _encoded_frames(runner))
     precision = max(c.precision for c in info.components)
     runner.set_option("bits_allocated", 8 if precision <= 8 else 16 if precision <= 16 else 32)
@@ -170,19 +172,19 @@ def _encoded_frames(runner: Any) -> Iterator[bytes] | None:
                            extended_offsets=runner.extended_offsets)
 
 
-def decode_one(src: bytes, uid: str) -> tuple[bytearray, Any]:
+def decode_one(src: bytes, uid: str, threads: int = 1) -> tuple[bytearray, Any]:
     """Check and decode one codestream (thread-safe); returns the frame's bytes and its header facts."""
 
     try:
         info = codestream.parse(src)
         codestream.check_complete(src, info)
-        buffer, _ = decode_into_buffer(src, info)
+        buffer, _ = decode_into_buffer(src, info, threads)
     except (codec.Htj2kCodecError, codestream.CodestreamError) as exc:
         raise DecodeError(_NAMES.get(uid, "htj2k"), uid, str(exc)) from exc
     return buffer, info
 
 
-def decode_into_buffer(src: bytes | bytearray, info: Any) -> tuple[bytearray, np.ndarray]:
+def decode_into_buffer(src: bytes | bytearray, info: Any, threads: int = 1) -> tuple[bytearray, np.ndarray]:
     """Decode straight into a bytearray (what pydicom wants back), without an extra copy of the frame."""
 
     first = info.components[0]
@@ -196,5 +198,5 @@ def decode_into_buffer(src: bytes | bytearray, info: Any) -> tuple[bytearray, np
         shape = (*shape, len(info.components))
     buffer = bytearray(int(np.prod(shape)) * itemsize)
     out = np.frombuffer(buffer, dtype=dtype).reshape(shape)
-    codec.decode_exact(src, info, out=out)
+    codec.decode_exact(src, info, out=out, threads=threads)
     return buffer, out

@@ -110,7 +110,7 @@ def decode(stream: bytes | bytearray, *, reduce: int = 0, out: np.ndarray | None
 
 
 def decode_exact(stream: bytes | bytearray, info: codestream.CodestreamInfo, *,
-                 out: np.ndarray | None = None) -> np.ndarray:
+                 out: np.ndarray | None = None, threads: int = 1) -> np.ndarray:
     """Decode with the faster library that reconstructs ``stream`` correctly.
 
     Reversible (5-3) codestreams go to OpenJPH, about twice as fast as OpenJPEG. Irreversible (9-7) ones go to
@@ -118,13 +118,14 @@ def decode_exact(stream: bytes | bytearray, info: codestream.CodestreamInfo, *,
     without clamping, so a value that overshoots the range wraps around (255 + 1 -> 0: measured on a saturated
     8-bit image and on the ISO 15444-4 codestream ds1_ht_06_b11), and OpenJPH mis-decodes the irreversible ISO
     codestream ds1_ht_04_b9 even without wrapping; OpenJPEG clamps as the standard requires and decodes both.
+    ``threads`` is passed to OpenJPEG (OpenJPH decodes on one thread).
     """
     if info.reversible:
         return decode(stream, out=out)
     import imagecodecs
 
     try:
-        decoded = imagecodecs.jpeg2k_decode(stream, numthreads=1)
+        decoded = imagecodecs.jpeg2k_decode(stream, numthreads=threads)
     except Exception as exc:
         raise Htj2kCodecError(f"OpenJPEG could not decode the codestream: {exc}") from exc
     if decoded.shape[:2] != (info.height, info.width):
