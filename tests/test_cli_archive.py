@@ -274,3 +274,20 @@ def test_a_source_no_decoder_can_read_is_reported_with_its_syntax(tmp_path: Path
     assert (src / "ct" / "progressive.dcm").read_bytes() == before
     [failure] = [r for r in read_audit(tmp_path / "dst" / "medcodec-audit.jsonl").records if r["outcome"] == "failed"]
     assert failure["source_transfer_syntax"] == "1.2.840.10008.1.2.4.55" and "progressive" not in json.dumps(failure)
+
+
+def test_a_result_failing_verification_leaves_the_original_in_place(tmp_path: Path) -> None:
+    src = make_tree(tmp_path / "src", {"ct/CT1.dcm": SAMPLES["ct/CT1.dcm"]})
+    before = (src / "ct" / "CT1.dcm").read_bytes()
+    strict = tmp_path / "strict.toml"
+    strict.write_text("[profiles.viewing]\nmin_psnr = 90.0\n")  # no lossy CT result reaches 90 dB
+    audit = tmp_path / "audit.jsonl"
+    run = invoke("compress", str(src), "--in-place", "--profile", "viewing", "--policy", str(strict),
+                 "--audit", str(audit), code=1)
+    [entry] = run["files"]
+    assert entry["outcome"] == "failed"
+    assert "VerificationError" in entry["message"] and "is below the required 90 dB" in entry["message"]
+    assert (src / "ct" / "CT1.dcm").read_bytes() == before
+    assert not [p for p in src.rglob("*") if ".medcodec-tmp-" in p.name]
+    [record] = read_audit(audit).records
+    assert record["outcome"] == "failed" and "verified" not in record
