@@ -175,34 +175,56 @@ def _stdout_console() -> Any:
     return Console(highlight=False, width=None if sys.stdout.isatty() else max(shutil.get_terminal_size().columns, 160))
 
 
+def encoding_options(func: Callable[..., Any]) -> Callable[..., Any]:
+    decorators = [
+        click.option("--profile", type=str, default=None, help=PROFILES_HELP),
+        click.option("--policy", "policy_file", help="Policy TOML file or preset name (see 'medcodec policy presets')."),
+        click.option("--option", "option_values", multiple=True, metavar="NAME=VALUE",
+                     help="Encoding option, repeatable."),
+        click.option("--allow-lossy-recompression", is_flag=True, help="Permit a lossy encode of already lossy data."),
+    ]
+    for decorator in reversed(decorators):
+        func = decorator(func)
+    return func
+
+
+def _encoding_settings(operation: str, codec: str | None, to_uid: str | None, profile: str | None,
+                       policy_file: str | None, option_values: Sequence[str], allow_lossy_recompression: bool,
+                       resume: bool, overwrite: bool, dry_run: bool, cross_check: bool) -> Any:
+    """The settings of ``compress``/``transcode``; an explicit lossy codec gets the 'viewing' thresholds unless
+    another profile is named."""
+    from medcodec import get_codec
+    from medcodec.archive import NATIVE_SYNTAXES, BatchSettings
+    from medcodec.errors import UnknownCodecError
+
+    _use_policy(policy_file)
+    wanted = codec or (to_uid if to_uid not in NATIVE_SYNTAXES else None)
+    if wanted:
+        try:
+            spec = get_codec(wanted)
+        except UnknownCodecError as exc:
+            if to_uid:
+                raise click.ClickException(f"no codec writes transfer syntax '{to_uid}'; native targets: "
+                                           f"{', '.join(NATIVE_SYNTAXES)}. {exc}") from exc
+            raise click.ClickException(str(exc)) from exc
+        profile = profile or ("diagnostic" if spec.lossless else "viewing")
+    return BatchSettings(operation, codec=codec, to_uid=to_uid, profile=profile or "diagnostic",
+                         options=_parse_options(option_values), allow_lossy_recompression=allow_lossy_recompression,
+                         policy=policy_file, resume=resume, overwrite=overwrite, dry_run=dry_run,
+                         cross_check=cross_check)
+
+
 @click.command()
 @batch_options
 @click.option("--codec", help="Codec name (see 'medcodec plugins'); default: chosen by the policy.")
-@click.option("--profile", type=str, default=None, help=PROFILES_HELP)
-@click.option("--policy", "policy_file", help="Policy TOML file or preset name (see 'medcodec policy presets').")
-@click.option("--option", "option_values", multiple=True, metavar="NAME=VALUE", help="Encoding option, repeatable.")
-@click.option("--allow-lossy-recompression", is_flag=True, help="Permit a lossy encode of already lossy data.")
+@encoding_options
 def compress(sources: tuple[Path, ...], output: Path | None, in_place: bool, jobs: int, resume: bool,
              overwrite: bool, dry_run: bool, audit_path: Path | None, cross_check: bool, as_json: bool,
              codec: str | None, profile: str | None, policy_file: str | None, option_values: tuple[str, ...],
              allow_lossy_recompression: bool) -> None:
     """Compress DICOM files and folders (lossless 'diagnostic' profile unless told otherwise)."""
-    from medcodec import get_codec
-    from medcodec.archive import BatchSettings
-    from medcodec.errors import UnknownCodecError
-
-    _use_policy(policy_file)
-    if codec:
-        try:
-            spec = get_codec(codec)
-        except UnknownCodecError as exc:
-            raise click.ClickException(str(exc)) from exc
-        # An explicit lossy codec is held to the 'viewing' thresholds unless another profile is named.
-        profile = profile or ("diagnostic" if spec.lossless else "viewing")
-    settings = BatchSettings("compress", codec=codec, profile=profile or "diagnostic",
-                             options=_parse_options(option_values),
-                             allow_lossy_recompression=allow_lossy_recompression, policy=policy_file,
-                             resume=resume, overwrite=overwrite, dry_run=dry_run, cross_check=cross_check)
+    settings = _encoding_settings("compress", codec, None, profile, policy_file, option_values,
+                                  allow_lossy_recompression, resume, overwrite, dry_run, cross_check)
     _run_batch(sources, output, in_place, jobs, as_json, audit_path, settings, "compress")
 
 
@@ -213,39 +235,23 @@ def decompress(sources: tuple[Path, ...], output: Path | None, in_place: bool, j
     """Decompress DICOM files and folders to Explicit VR Little Endian (verified pixel for pixel)."""
     from medcodec.archive import BatchSettings
 
-    settings = BatchSettings("decompress", resume=resume, overwrite=overwrite, dry_run=dry_run)
+    settings = BatchSettings("decompress", resume=resume, overwrite=overwrite, dry_run=dry_run,
+                             cross_check=cross_check)
     _run_batch(sources, output, in_place, jobs, as_json, audit_path, settings, "decompress")
 
 
 @click.command()
 @batch_options
-@click.option("--to", "to_uid", required=True, help="Target transfer syntax UID (a codec's, or native 1.2.840.10008.1.2[.1]).")
-@click.option("--profile", type=str, default=None, help="Profile whose thresholds a lossy target is held to.")
-@click.option("--policy", "policy_file", help="Policy TOML file or preset name.")
-@click.option("--option", "option_values", multiple=True, metavar="NAME=VALUE", help="Encoding option, repeatable.")
-@click.option("--allow-lossy-recompression", is_flag=True, help="Permit a lossy encode of already lossy data.")
+@click.option("--to", "to_uid", required=True,
+              help="Target transfer syntax UID (a codec's, or native 1.2.840.10008.1.2[.1]).")
+@encoding_options
 def transcode(sources: tuple[Path, ...], output: Path | None, in_place: bool, jobs: int, resume: bool,
               overwrite: bool, dry_run: bool, audit_path: Path | None, cross_check: bool, as_json: bool,
               to_uid: str, profile: str | None, policy_file: str | None, option_values: tuple[str, ...],
               allow_lossy_recompression: bool) -> None:
     """Rewrite DICOM files in another transfer syntax (the policy still applies: no lossy mammography)."""
-    from medcodec import get_codec
-    from medcodec.archive import NATIVE_SYNTAXES, BatchSettings
-    from medcodec.errors import UnknownCodecError
-
-    _use_policy(policy_file)
-    if to_uid not in NATIVE_SYNTAXES:
-        try:
-            spec = get_codec(to_uid)
-        except UnknownCodecError as exc:
-            raise click.ClickException(
-                f"no codec writes transfer syntax '{to_uid}'; native targets: {', '.join(NATIVE_SYNTAXES)}. {exc}"
-            ) from exc
-        profile = profile or ("diagnostic" if spec.lossless else "viewing")
-    settings = BatchSettings("transcode", to_uid=to_uid, profile=profile or "diagnostic",
-                             options=_parse_options(option_values),
-                             allow_lossy_recompression=allow_lossy_recompression, policy=policy_file,
-                             resume=resume, overwrite=overwrite, dry_run=dry_run, cross_check=cross_check)
+    settings = _encoding_settings("transcode", None, to_uid, profile, policy_file, option_values,
+                                  allow_lossy_recompression, resume, overwrite, dry_run, cross_check)
     _run_batch(sources, output, in_place, jobs, as_json, audit_path, settings, "transcode")
 
 
