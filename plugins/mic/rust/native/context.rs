@@ -35,7 +35,11 @@ pub fn row_buckets(above: &[u16], out: &mut [u8]) {
         return;
     }
     out[0] = bucket(3 * above[0] as u32 + above[1] as u32);
-    for ((o, n), (nw, ne)) in out[1..w - 1].iter_mut().zip(&above[1..w - 1]).zip(above.iter().zip(&above[2..])) {
+    for ((o, n), (nw, ne)) in out[1..w - 1]
+        .iter_mut()
+        .zip(&above[1..w - 1])
+        .zip(above.iter().zip(&above[2..]))
+    {
         *o = bucket(2 * *n as u32 + *nw as u32 + *ne as u32);
     }
     out[w - 1] = bucket(3 * above[w - 1] as u32 + above[w - 2] as u32);
@@ -120,11 +124,11 @@ pub fn merge(hists: &[[u32; TOKENS]; BUCKETS]) -> ([u8; BUCKETS], Vec<[u32; TOKE
     // Empty buckets join the group of the nearest used bucket below (or the first group).
     let mut map = [0u8; BUCKETS];
     let mut current = 0u8;
-    for b in 0..BUCKETS {
+    for (b, slot) in map.iter_mut().enumerate() {
         if let Some(g) = groups.iter().position(|g| g.0.contains(&b)) {
             current = g as u8;
         }
-        map[b] = current;
+        *slot = current;
     }
     (map, groups.into_iter().map(|g| g.1).collect())
 }

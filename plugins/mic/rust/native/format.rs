@@ -94,13 +94,19 @@ impl FrameHeader {
     /// Parses and validates a header; returns it and the offset of the first strip.
     pub fn parse(data: &[u8]) -> Result<(FrameHeader, usize)> {
         if data.len() < FIXED_HEADER {
-            return corrupt(format!("{} bytes is shorter than the {FIXED_HEADER}-byte frame header", data.len()));
+            return corrupt(format!(
+                "{} bytes is shorter than the {FIXED_HEADER}-byte frame header",
+                data.len()
+            ));
         }
         if &data[0..4] != MAGIC {
             return corrupt(format!("bad magic {:?} (expected \"MICN\")", &data[0..4]));
         }
         if data[4] != VERSION {
-            return corrupt(format!("frame version {} is not supported (this decoder reads {VERSION})", data[4]));
+            return corrupt(format!(
+                "frame version {} is not supported (this decoder reads {VERSION})",
+                data[4]
+            ));
         }
         let u32_at = |i: usize| u32::from_le_bytes([data[i], data[i + 1], data[i + 2], data[i + 3]]);
         let (flags, bits_stored, coded_bits) = (data[5], data[6], data[7]);
@@ -111,7 +117,9 @@ impl FrameHeader {
             return corrupt(format!("reserved header bits are set (flags {flags:#04x})"));
         }
         if !(1..=16).contains(&bits_stored) || !(1..=16).contains(&coded_bits) {
-            return corrupt(format!("bits stored {bits_stored} / coded bits {coded_bits} outside 1..16"));
+            return corrupt(format!(
+                "bits stored {bits_stored} / coded bits {coded_bits} outside 1..16"
+            ));
         }
         if width == 0 || height == 0 || width as u64 * height as u64 > MAX_PIXELS {
             return corrupt(format!("image size {width}x{height} is empty or too large"));
@@ -123,7 +131,9 @@ impl FrameHeader {
         let mut values = Vec::new();
         if flags & FLAG_PACKED != 0 {
             if value_count == 0 || value_count > 1 << 16 || (value_count - 1) >> coded_bits != 0 {
-                return corrupt(format!("{value_count} packed values do not fit {coded_bits} coded bits"));
+                return corrupt(format!(
+                    "{value_count} packed values do not fit {coded_bits} coded bits"
+                ));
             }
             let list_len = read_len(data, &mut pos, "value list length")?;
             let list = data.get(pos..pos + list_len).ok_or(crate::error::MicError::Corrupt(
@@ -146,14 +156,27 @@ impl FrameHeader {
             return corrupt("value count set on a frame that is not packed");
         }
         let mut header = FrameHeader {
-            flags, bits_stored, coded_bits, width, height, strip_rows, offset, values, strip_lengths: Vec::new(),
+            flags,
+            bits_stored,
+            coded_bits,
+            width,
+            height,
+            strip_rows,
+            offset,
+            values,
+            strip_lengths: Vec::new(),
         };
         let strips = header.strip_count();
         if strips > (data.len() - pos) / 4 {
-            return corrupt(format!("{strips} strips announced but the frame is only {} bytes", data.len()));
+            return corrupt(format!(
+                "{strips} strips announced but the frame is only {} bytes",
+                data.len()
+            ));
         }
         for _ in 0..strips {
-            header.strip_lengths.push(read_len(data, &mut pos, "strip length")? as u32);
+            header
+                .strip_lengths
+                .push(read_len(data, &mut pos, "strip length")? as u32);
         }
         let total: u64 = header.strip_lengths.iter().map(|&l| l as u64).sum();
         // DICOM pads odd fragments with one byte: allow at most that much after the last strip.
@@ -280,7 +303,11 @@ mod tests {
         let mut freq = vec![0u32; TOKENS];
         freq[0] = 2000;
         freq[5] = 48;
-        let header = StripHeader { predictor: Predictor::Ls4([70, 40, -50, 4]), map: [0; BUCKETS], freqs: vec![freq] };
+        let header = StripHeader {
+            predictor: Predictor::Ls4([70, 40, -50, 4]),
+            map: [0; BUCKETS],
+            freqs: vec![freq],
+        };
         let mut out = Vec::new();
         header.write(&mut out);
         let (back, len) = StripHeader::parse(&out).unwrap();
@@ -291,8 +318,15 @@ mod tests {
     #[test]
     fn frame_header_round_trip() {
         let header = FrameHeader {
-            flags: FLAG_SIGNED | FLAG_PACKED, bits_stored: 12, coded_bits: 2, width: 7, height: 5, strip_rows: 3,
-            offset: 0, values: vec![3, 9, 10, 4000], strip_lengths: vec![11, 12],
+            flags: FLAG_SIGNED | FLAG_PACKED,
+            bits_stored: 12,
+            coded_bits: 2,
+            width: 7,
+            height: 5,
+            strip_rows: 3,
+            offset: 0,
+            values: vec![3, 9, 10, 4000],
+            strip_lengths: vec![11, 12],
         };
         let mut out = Vec::new();
         header.write(&mut out);

@@ -41,7 +41,14 @@ pub struct EncodeOptions {
 
 impl EncodeOptions {
     pub fn new(bits_stored: u8, signed: bool) -> Self {
-        EncodeOptions { bits_stored, signed, eight_bit: bits_stored <= 8, packing: None, predictor: None, threads: 1 }
+        EncodeOptions {
+            bits_stored,
+            signed,
+            eight_bit: bits_stored <= 8,
+            packing: None,
+            predictor: None,
+            threads: 1,
+        }
     }
 }
 
@@ -123,9 +130,19 @@ fn packing_pays(flipped: &[u16], width: usize, height: usize, order: &[u16]) -> 
         rows.push(3 * t + 2);
     }
     let offset_bits = strips::estimate_bits(
-        &Predictor::Med, Depth::new(bit_length(range).max(1)), &offsets, width, &rows);
+        &Predictor::Med,
+        Depth::new(bit_length(range).max(1)),
+        &offsets,
+        width,
+        &rows,
+    );
     let rank_bits = strips::estimate_bits(
-        &Predictor::Med, Depth::new(bit_length(order.len() as u32 - 1).max(1)), &ranks, width, &rows);
+        &Predictor::Med,
+        Depth::new(bit_length(order.len() as u32 - 1).max(1)),
+        &ranks,
+        width,
+        &rows,
+    );
     // The value list costs about 2 log2(mean gap) + 1 bits per value.
     let mean_gap = (range as f64 / order.len() as f64).max(1.0);
     let list_bits = order.len() as f64 * (2.0 * mean_gap.log2() + 1.0);
@@ -136,7 +153,10 @@ fn packing_pays(flipped: &[u16], width: usize, height: usize, order: &[u16]) -> 
 /// Encodes one frame of samples (row-major; bytes or 16-bit words as DICOM stores them).
 pub fn encode(samples: &[u16], width: usize, height: usize, opts: &EncodeOptions) -> Result<Vec<u8>> {
     if width == 0 || height == 0 || samples.len() != width * height {
-        return invalid(format!("{} samples do not make a {width}x{height} image", samples.len()));
+        return invalid(format!(
+            "{} samples do not make a {width}x{height} image",
+            samples.len()
+        ));
     }
     if (width * height) as u64 > MAX_PIXELS || width > u32::MAX as usize {
         return invalid(format!("a {width}x{height} frame exceeds the {MAX_PIXELS}-pixel limit"));
@@ -162,13 +182,19 @@ pub fn encode(samples: &[u16], width: usize, height: usize, opts: &EncodeOptions
             v
         })
         .collect();
-    let used: Vec<u16> = (0..=0xFFFFu32).filter(|&v| seen[v as usize]).map(|v| v as u16).collect();
+    let used: Vec<u16> = (0..=0xFFFFu32)
+        .filter(|&v| seen[v as usize])
+        .map(|v| v as u16)
+        .collect();
     drop(seen);
     let order = circular_order(&used);
     drop(used);
     let (vmin, span) = (order[0], order[order.len() - 1].wrapping_sub(order[0]));
     let dense = order.len() == span as usize + 1;
-    let packed = !dense && opts.packing.unwrap_or_else(|| packing_pays(&flipped, width, height, &order));
+    let packed = !dense
+        && opts
+            .packing
+            .unwrap_or_else(|| packing_pays(&flipped, width, height, &order));
 
     let mut flags = if opts.signed { FLAG_SIGNED } else { 0 } | if opts.eight_bit { FLAG_EIGHT_BIT } else { 0 };
     let (coded, coded_bits, values) = if packed {
@@ -187,8 +213,10 @@ pub fn encode(samples: &[u16], width: usize, height: usize, opts: &EncodeOptions
     };
     let depth = Depth::new(coded_bits);
     let rows_per_strip = strip_rows(width, height);
-    let jobs: Vec<(&[u16], usize)> =
-        coded.chunks(rows_per_strip * width).map(|chunk| (chunk, chunk.len() / width)).collect();
+    let jobs: Vec<(&[u16], usize)> = coded
+        .chunks(rows_per_strip * width)
+        .map(|chunk| (chunk, chunk.len() / width))
+        .collect();
     let encoded = parallel(jobs, opts.threads, |(chunk, rows)| {
         strips::encode_strip(chunk, width, rows, depth, opts.predictor)
     });
@@ -239,7 +267,10 @@ pub fn decode(data: &[u8], expected: Option<(usize, usize)>, threads: usize) -> 
     };
     let mut out = vec![0u16; w * h];
     let mut jobs = Vec::with_capacity(header.strip_count());
-    for (chunk, &len) in out.chunks_mut(header.strip_rows as usize * w).zip(&header.strip_lengths) {
+    for (chunk, &len) in out
+        .chunks_mut(header.strip_rows as usize * w)
+        .zip(&header.strip_lengths)
+    {
         jobs.push((chunk, &data[pos..pos + len as usize]));
         pos += len as usize;
     }

@@ -19,9 +19,11 @@ impl Predictor {
     pub fn predict(&self, a: i32, b: i32, c: i32, d: i32, max: i32) -> i32 {
         match *self {
             Predictor::Med => MedPredict.at(a, b, c, d),
-            Predictor::Ls4(w) => {
-                Ls4Predict { weights: [w[0] as i32, w[1] as i32, w[2] as i32, w[3] as i32], max }.at(a, b, c, d)
+            Predictor::Ls4(w) => Ls4Predict {
+                weights: [w[0] as i32, w[1] as i32, w[2] as i32, w[3] as i32],
+                max,
             }
+            .at(a, b, c, d),
         }
     }
 }
@@ -118,7 +120,10 @@ pub fn fit_ls4(values: &[u16], w: usize, rows: impl Iterator<Item = usize>) -> O
 
 /// Gaussian elimination with partial pivoting; None for a (near-)singular system.
 fn solve3(mut m: [[f64; 3]; 3], mut v: [f64; 3]) -> Option<[f64; 3]> {
-    let scale = m.iter().map(|r| r.iter().fold(0f64, |s, x| s.max(x.abs()))).fold(0f64, f64::max);
+    let scale = m
+        .iter()
+        .map(|r| r.iter().fold(0f64, |s, x| s.max(x.abs())))
+        .fold(0f64, f64::max);
     if scale == 0.0 {
         return None;
     }
@@ -129,12 +134,13 @@ fn solve3(mut m: [[f64; 3]; 3], mut v: [f64; 3]) -> Option<[f64; 3]> {
         }
         m.swap(col, pivot);
         v.swap(col, pivot);
+        let (pivot_row, pivot_v) = (m[col], v[col]);
         for row in col + 1..3 {
-            let f = m[row][col] / m[col][col];
-            for k in col..3 {
-                m[row][k] -= f * m[col][k];
+            let f = m[row][col] / pivot_row[col];
+            for (x, p) in m[row][col..].iter_mut().zip(&pivot_row[col..]) {
+                *x -= f * p;
             }
-            v[row] -= f * v[col];
+            v[row] -= f * pivot_v;
         }
     }
     let mut x = [0f64; 3];
@@ -161,7 +167,9 @@ mod tests {
         // v = f(x) + g(y) with irregular f, g satisfies x = a + b - c exactly and nothing else does.
         let w = 32;
         let f: Vec<i32> = (0..w).map(|i| (i * i * 7 % 23) as i32).collect();
-        let values: Vec<u16> = (0..w * w).map(|i| (f[i % w] + 3 * f[(i / w + 5) % w] + 10) as u16).collect();
+        let values: Vec<u16> = (0..w * w)
+            .map(|i| (f[i % w] + 3 * f[(i / w + 5) % w] + 10) as u16)
+            .collect();
         let fit = fit_ls4(&values, w, 1..w).expect("not degenerate");
         assert_eq!(fit, [64, 64, -64, 0]);
         let p = Predictor::Ls4(fit);

@@ -10,7 +10,12 @@ use pyo3::exceptions::PyValueError;
 use pyo3::prelude::*;
 use pyo3::types::{PyBytes, PyDict};
 
-create_exception!(_mic, MicNativeError, PyValueError, "A MIC Native frame could not be encoded or decoded.");
+create_exception!(
+    _mic,
+    MicNativeError,
+    PyValueError,
+    "A MIC Native frame could not be encoded or decoded."
+);
 
 fn to_py(err: MicError) -> PyErr {
     MicNativeError::new_err(format!("mic_native: {err}"))
@@ -37,9 +42,20 @@ fn native_encode<'py>(
     let predictor = match predictor {
         "auto" => None,
         "med" => Some(super::predict::Predictor::Med),
-        other => return Err(to_py(MicError::Invalid(format!("unknown predictor {other:?} (auto or med)")))),
+        other => {
+            return Err(to_py(MicError::Invalid(format!(
+                "unknown predictor {other:?} (auto or med)"
+            ))))
+        }
     };
-    let opts = EncodeOptions { bits_stored, signed, eight_bit, packing, predictor, threads };
+    let opts = EncodeOptions {
+        bits_stored,
+        signed,
+        eight_bit,
+        packing,
+        predictor,
+        threads,
+    };
     let view = samples.as_slice()?;
     let out = py.allow_threads(|| encode(view, width, height, &opts)).map_err(to_py)?;
     Ok(PyBytes::new_bound(py, &out))

@@ -33,7 +33,10 @@ pub struct Depth {
 
 impl Depth {
     pub fn new(bits: u32) -> Self {
-        Depth { mask: (1 << bits) - 1, half: 1 << (bits - 1) }
+        Depth {
+            mask: (1 << bits) - 1,
+            half: 1 << (bits - 1),
+        }
     }
 
     /// Residual `v - pred` modulo 2^bits, as a signed value in [-half, half), zigzagged.
@@ -105,7 +108,13 @@ fn residuals_and_histograms<P: Predict>(
     residual_row(LeftPredict, depth, &values[..w], &first_up, &mut z[..w]);
     for y in 1..values.len() / w {
         let (done, rest) = z.split_at_mut(y * w);
-        residual_row(p, depth, &values[y * w..(y + 1) * w], &values[(y - 1) * w..y * w], &mut rest[..w]);
+        residual_row(
+            p,
+            depth,
+            &values[y * w..(y + 1) * w],
+            &values[(y - 1) * w..y * w],
+            &mut rest[..w],
+        );
         // The first row's buckets are all FIRST_ROW_BUCKET; later rows' come from the row above.
         if y == 1 {
             for &v in &done[..w] {
@@ -199,7 +208,13 @@ pub fn encode_strip(values: &[u16], w: usize, rows: usize, depth: Depth, predict
 
 #[cfg(target_arch = "x86_64")]
 #[target_feature(enable = "avx2,bmi1,bmi2,lzcnt")]
-unsafe fn encode_strip_v3(values: &[u16], w: usize, rows: usize, depth: Depth, predictor: Option<Predictor>) -> Vec<u8> {
+unsafe fn encode_strip_v3(
+    values: &[u16],
+    w: usize,
+    rows: usize,
+    depth: Depth,
+    predictor: Option<Predictor>,
+) -> Vec<u8> {
     encode_strip_portable(values, w, rows, depth, predictor)
 }
 
@@ -211,7 +226,9 @@ fn encode_strip_portable(values: &[u16], w: usize, rows: usize, depth: Depth, pr
         None => choose_predictor(values, w, rows, depth),
     };
     let mut z = vec![0u16; values.len()];
-    let hists = with_predictor!(predictor, depth.mask as i32, |p| residuals_and_histograms(p, depth, values, w, &mut z));
+    let hists = with_predictor!(predictor, depth.mask as i32, |p| residuals_and_histograms(
+        p, depth, values, w, &mut z
+    ));
     let (map, group_hists) = context::merge(&hists);
     let freqs: Vec<Vec<u32>> = group_hists.iter().map(|h| tans::normalize(h)).collect();
     let tables: Vec<EncodeTable> = freqs.iter().map(|f| EncodeTable::new(f)).collect();
@@ -377,7 +394,14 @@ fn decode_row_any<P: Predict>(
 /// Decodes one strip into `out` (`rows` x `w` coded values), then maps each row through `finish`.
 /// On x86-64 CPUs with AVX2 and BMI2 it runs a copy of the same code compiled for them (BMI2's
 /// shrx/bzhi shorten the field extraction, which the design note measured at 10-15 %).
-pub fn decode_strip(data: &[u8], w: usize, rows: usize, depth: Depth, out: &mut [u16], finish: &dyn Fn(&mut [u16])) -> Result<()> {
+pub fn decode_strip(
+    data: &[u8],
+    w: usize,
+    rows: usize,
+    depth: Depth,
+    out: &mut [u16],
+    finish: &dyn Fn(&mut [u16]),
+) -> Result<()> {
     #[cfg(target_arch = "x86_64")]
     if x86_v3() {
         // SAFETY: the only precondition of calling a #[target_feature] function is that the CPU supports
@@ -398,15 +422,31 @@ fn x86_v3() -> bool {
 
 #[cfg(target_arch = "x86_64")]
 #[target_feature(enable = "avx2,bmi1,bmi2,lzcnt")]
-unsafe fn decode_strip_v3(data: &[u8], w: usize, rows: usize, depth: Depth, out: &mut [u16], finish: &dyn Fn(&mut [u16])) -> Result<()> {
+unsafe fn decode_strip_v3(
+    data: &[u8],
+    w: usize,
+    rows: usize,
+    depth: Depth,
+    out: &mut [u16],
+    finish: &dyn Fn(&mut [u16]),
+) -> Result<()> {
     decode_strip_portable(data, w, rows, depth, out, finish)
 }
 
 #[inline(always)]
-fn decode_strip_portable(data: &[u8], w: usize, rows: usize, depth: Depth, out: &mut [u16], finish: &dyn Fn(&mut [u16])) -> Result<()> {
+fn decode_strip_portable(
+    data: &[u8],
+    w: usize,
+    rows: usize,
+    depth: Depth,
+    out: &mut [u16],
+    finish: &dyn Fn(&mut [u16]),
+) -> Result<()> {
     let (header, header_len) = StripHeader::parse(data)?;
-    let mut tables: Box<[DecodeTable; MAX_GROUPS]> =
-        vec![[DecodeEntry::default(); L]; MAX_GROUPS].into_boxed_slice().try_into().unwrap_or_else(|_| unreachable!());
+    let mut tables: Box<[DecodeTable; MAX_GROUPS]> = vec![[DecodeEntry::default(); L]; MAX_GROUPS]
+        .into_boxed_slice()
+        .try_into()
+        .unwrap_or_else(|_| unreachable!());
     for (table, freq) in tables.iter_mut().zip(&header.freqs) {
         *table = *tans::decode_table(freq);
     }
@@ -420,13 +460,35 @@ fn decode_strip_portable(data: &[u8], w: usize, rows: usize, depth: Depth, out: 
     let mut z_above = vec![0u16; w];
     let mut groups = vec![header.map[FIRST_ROW_BUCKET as usize]; w];
     let first_up = vec![depth.half as u16; w];
-    decode_row_any(LeftPredict, payload, &mut pos, &mut states, &tables, &groups, depth, &mut out[..w], &first_up, &mut z_above)?;
+    decode_row_any(
+        LeftPredict,
+        payload,
+        &mut pos,
+        &mut states,
+        &tables,
+        &groups,
+        depth,
+        &mut out[..w],
+        &first_up,
+        &mut z_above,
+    )?;
     with_predictor!(header.predictor, depth.mask as i32, |p| {
         for y in 1..rows {
             context::row_groups(&z_above, &header.map, &mut groups);
             let (done, rest) = out.split_at_mut(y * w);
             let up = &done[(y - 1) * w..];
-            decode_row_any(p, payload, &mut pos, &mut states, &tables, &groups, depth, &mut rest[..w], up, &mut z_above)?;
+            decode_row_any(
+                p,
+                payload,
+                &mut pos,
+                &mut states,
+                &tables,
+                &groups,
+                depth,
+                &mut rest[..w],
+                up,
+                &mut z_above,
+            )?;
             finish(&mut done[(y - 1) * w..]);
         }
     });

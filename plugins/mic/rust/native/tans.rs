@@ -40,8 +40,12 @@ pub fn normalize(counts: &[u32]) -> Vec<u32> {
             }
             let f = f as f64;
             // Bits saved by growing (or lost by shrinking) this token's frequency by one.
-            let score = if grow { c as f64 * ((f + 1.0) / f).log2() } else { -(c as f64) * (f / (f - 1.0)).log2() };
-            if best.map_or(true, |(s, _)| score > s) {
+            let score = if grow {
+                c as f64 * ((f + 1.0) / f).log2()
+            } else {
+                -(c as f64) * (f / (f - 1.0)).log2()
+            };
+            if best.is_none_or(|(s, _)| score > s) {
                 best = Some((score, i));
             }
         }
@@ -149,7 +153,11 @@ impl EncodeTable {
             acc += f;
             if f > 0 {
                 let k = PREC - (31 - f.leading_zeros());
-                codes[t] = TokenCode { threshold: f << k, k, offset: acc as i32 - 2 * f as i32 };
+                codes[t] = TokenCode {
+                    threshold: f << k,
+                    k,
+                    offset: acc as i32 - 2 * f as i32,
+                };
             }
         }
         let mut states = vec![0u16; L];
@@ -180,7 +188,12 @@ mod tests {
 
     #[test]
     fn normalize_sums_to_table_size() {
-        for counts in [vec![1u32], vec![5, 0, 3], vec![1_000_000, 1, 1, 1], (0..64).map(|i| i * i).collect()] {
+        for counts in [
+            vec![1u32],
+            vec![5, 0, 3],
+            vec![1_000_000, 1, 1, 1],
+            (0..64).map(|i| i * i).collect(),
+        ] {
             let f = normalize(&counts);
             assert_eq!(f.iter().sum::<u32>(), L as u32);
             for (c, f) in counts.iter().zip(&f) {

@@ -58,7 +58,10 @@ fn round_trips_all_depths_and_sizes() {
 
 #[test]
 fn signed_and_eight_bit_samples() {
-    let img: Vec<u16> = synthetic(50, 40, 12, 3).iter().map(|&v| (v as i16 - 2048) as u16).collect();
+    let img: Vec<u16> = synthetic(50, 40, 12, 3)
+        .iter()
+        .map(|&v| (v as i16 - 2048) as u16)
+        .collect();
     round_trip(&img, 50, 40, &EncodeOptions::new(12, true));
     let full: Vec<u16> = synthetic(50, 40, 16, 4);
     round_trip(&full, 50, 40, &EncodeOptions::new(16, true));
@@ -73,7 +76,9 @@ fn extreme_images() {
     for img in [
         vec![0u16; w * h],
         vec![0xFFFF; w * h],
-        (0..w * h).map(|i| if i % 2 == 0 { 0 } else { 0xFFFF }).collect::<Vec<_>>(),
+        (0..w * h)
+            .map(|i| if i % 2 == 0 { 0 } else { 0xFFFF })
+            .collect::<Vec<_>>(),
         {
             let mut r = Rng(99);
             (0..w * h).map(|_| r.next() as u16).collect()
@@ -146,7 +151,10 @@ fn wrapped_negative_values_code_as_one_short_range() {
     // Signed data stored as unsigned: small values near 0 and near 65535. Both offset and packed
     // coding must see one contiguous range (circular order), not the full 16 bits.
     let (w, h) = (64, 64);
-    let img: Vec<u16> = synthetic(w, h, 8, 31).iter().map(|&v| (v as i32 - 128) as u16).collect();
+    let img: Vec<u16> = synthetic(w, h, 8, 31)
+        .iter()
+        .map(|&v| (v as i32 - 128) as u16)
+        .collect();
     for packing in [Some(false), Some(true)] {
         let mut opts = EncodeOptions::new(16, false);
         opts.packing = packing;
