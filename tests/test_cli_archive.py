@@ -163,11 +163,13 @@ def test_existing_outputs_need_resume_or_overwrite(tmp_path: Path) -> None:
 def test_in_place_replaces_originals_with_verified_results_and_a_rerun_skips_them(tmp_path: Path) -> None:
     src = make_tree(tmp_path / "src")
     originals = {label: pixel_digest(pydicom.dcmread(src / label).pixel_array) for label in SAMPLES}
+    (src / "ct" / "CT1.dcm").chmod(0o640)
     audit = tmp_path / "audit.jsonl"
     invoke("compress", str(src), "--in-place", "--audit", str(audit))
     for label, digest in originals.items():
         ds = pydicom.dcmread(src / label)
         assert ds.file_meta.TransferSyntaxUID.is_compressed and pixel_digest(ds.pixel_array) == digest
+    assert (src / "ct" / "CT1.dcm").stat().st_mode & 0o777 == 0o640  # the replacement keeps the permissions
     rerun = invoke("compress", str(src), "--in-place", "--audit", str(audit))
     assert {f["outcome"] for f in rerun["files"]} == {"skipped"}
     assert invoke("verify", str(src), "--audit", str(audit))["failed"] == 0

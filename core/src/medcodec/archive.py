@@ -20,6 +20,7 @@ from __future__ import annotations
 import hashlib
 import os
 import resource
+import shutil
 import threading
 import time
 import uuid
@@ -373,7 +374,7 @@ def _compress(ds: Dataset, task: FileTask, settings: BatchSettings, result: File
     result.ratio, result.lossy = round(report.ratio, 4), report.lossy
     result.psnr, result.max_abs_error = report.psnr, report.max_abs_error
     result.target_bytes = commit(ds, Path(task.target), record, settings, decoded, lossless=not report.lossy,
-                                 label=task.label)
+                                 label=task.label, source=Path(task.source))
 
 
 def _decompress(ds: Dataset, task: FileTask, settings: BatchSettings, result: FileResult) -> None:
@@ -409,7 +410,7 @@ def _decompress(ds: Dataset, task: FileTask, settings: BatchSettings, result: Fi
     result.outcome = record["outcome"]
     result.original_bytes = result.compressed_bytes = native
     result.target_bytes = commit(ds, Path(task.target), record, settings, pixels, lossless=True, label=task.label,
-                                 implicit_vr=NATIVE_SYNTAXES.get(to_uid, False))
+                                 source=Path(task.source), implicit_vr=NATIVE_SYNTAXES.get(to_uid, False))
 
 
 # --- committing one file -----------------------------------------------------------------------------------
@@ -428,8 +429,10 @@ def _sha256(data: bytes) -> str:
 
 
 def commit(ds: Dataset, target: Path, record: dict[str, Any], settings: BatchSettings, decoded: Any, *,
-           lossless: bool, label: str, implicit_vr: bool = False) -> int:
+           lossless: bool, label: str, source: Path | None = None, implicit_vr: bool = False) -> int:
     """Write ``ds`` to ``target`` atomically after checking the written bytes; returns the file size.
+
+    The new file takes ``source``'s permission bits (an in-place replacement must not widen or narrow access).
 
     The audit line is appended after the fsync and before the rename, so every target that exists has one.
     """
@@ -462,6 +465,8 @@ def commit(ds: Dataset, target: Path, record: dict[str, Any], settings: BatchSet
             if check.status == "failed":
                 codec = record.get("codec") or uid
                 raise WriteVerificationError(label, f"independent decoder check for codec '{codec}': {check.detail}")
+        if source is not None:
+            shutil.copymode(source, tmp)
         _fsync_path(tmp)
         record["output_file_bytes"] = tmp.stat().st_size
         if _Worker.audit is not None:
