@@ -260,3 +260,26 @@ def test_cli_policy_explain(tmp_path: Path) -> None:
     assert shown["rules"][0]["name"] == "teleradiology-old-viewer-jpeg2000-only"
     bad = runner.invoke(cli, ["policy", "explain", str(mg), "--policy", str(tmp_path / "none.toml")])
     assert bad.exit_code != 0 and "none.toml': file not found" in bad.output
+
+
+def test_a_plugin_policy_decides_before_the_builtin_and_explain_says_so() -> None:
+    from medcodec import _plugins
+    from medcodec.registry import CodecChoice
+    from medcodec.testing import isolated_registry
+
+    class SitePolicy:
+        @medcodec.hookimpl
+        def medcodec_select_codec(self, ds: pydicom.Dataset, request: CompressionRequest) -> CodecChoice | None:
+            if ds.get("Modality") == "CT" and request.profile == "diagnostic":
+                return CodecChoice("rle_lossless", {}, "site-ct-rle", "site rule")
+            return None
+
+    with isolated_registry():
+        _plugins.register_plugin(SitePolicy(), "site-policy")
+        assert medcodec.compress(real_ct()).rule == "site-ct-rle"
+        result = explain(real_ct(), CompressionRequest())
+        assert result["decision"]["rule"] != "site-ct-rle"  # what the built-in policy alone would do
+        assert "site-ct-rle" in result["plugin_decision"] and "decided before the built-in" in result["note"]
+        # A plugin returning None leaves the decision, and the mammography rule, to the built-in policy.
+        with pytest.raises(medcodec.PolicyRefusedError, match="mammography-lossless-only"):
+            medcodec.compress(real_mammogram(), profile="viewing")
