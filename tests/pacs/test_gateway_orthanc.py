@@ -9,9 +9,8 @@ from typing import Any
 
 import numpy as np
 import pytest
-from pydicom import dcmread
-
 from medcodec.pacs.orthanc import OrthancClient
+from pydicom import dcmread
 
 pytestmark = pytest.mark.orthanc
 

@@ -15,17 +15,16 @@ from pathlib import Path
 from types import ModuleType
 from typing import Any
 
+import medcodec
 import numpy as np
 import pytest
-from pydicom import dcmread
-
-import medcodec
 from medcodec._plugins import register_plugin
 from medcodec.pacs.gateway import Gateway, GatewayConfig
 from medcodec.pacs.negotiation import Peer
 from medcodec.pacs.orthanc import OrthancClient
 from medcodec.registry import CodecChoice, CodecSpec, CompressionRequest
 from medcodec.testing import isolated_registry
+from pydicom import dcmread
 
 pytestmark = pytest.mark.orthanc
 

@@ -11,11 +11,10 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from pydicom import dcmread
-from pydicom.uid import generate_uid
-
 from medcodec.audit import pixel_digest
 from medcodec.pacs.orthanc import OrthancClient
+from pydicom import dcmread
+from pydicom.uid import generate_uid
 
 pytestmark = pytest.mark.orthanc
 

@@ -44,17 +44,29 @@ def _logging(verbose: bool) -> None:
 @click.option("--retry-base", type=float, default=1.0, show_default=True, help="First retry delay (s).")
 @click.option("--retry-max", type=float, default=60.0, show_default=True, help="Longest retry delay (s).")
 @click.option("--max-attempts", type=int, default=None, help="Move an instance to failed/ after N attempts.")
+@click.option("--workers", type=int, default=2, show_default=True,
+              help="Codec worker processes (isolation from codec crashes; 0 = in-process, serialised).")
+@click.option("--forward-associations", type=int, default=2, show_default=True,
+              help="Concurrent associations used to forward to the destination.")
+@click.option("--codec-timeout", type=float, default=120.0, show_default=True,
+              help="Seconds one instance may take to compress; then the original is forwarded.")
 @click.option("--storage-commitment", is_flag=True,
               help="Keep forwarded instances until the destination confirms storage commitment.")
 @click.option("-v", "--verbose", is_flag=True, help="Log every instance (UIDs only).")
 def gateway(listen: str, ae_title: str, forward: str | None, policy_file: str | None, profile: str,
             no_compress: bool, store: Path | None, spool: Path, fallback: str, retry_base: float,
-            retry_max: float, max_attempts: int | None, storage_commitment: bool, verbose: bool) -> None:
+            retry_max: float, max_attempts: int | None, workers: int, forward_associations: int,
+            codec_timeout: float,
+            storage_commitment: bool, verbose: bool) -> None:
     """Storage gateway: C-STORE SCP -> policy -> verify -> store -> forward (queued, retried)."""
     from medcodec.pacs.gateway import Gateway, GatewayConfig
     from medcodec.pacs.negotiation import Peer
 
     _logging(verbose)
+    import faulthandler
+
+    faulthandler.enable()  # a crash in a native codec leaves a Python traceback in the log
+    faulthandler.register(signal.SIGUSR1, all_threads=True)  # kill -USR1 <pid>: dump every thread's stack
     host, port = _listen(listen)
     _use_policy(policy_file)
     try:
@@ -64,7 +76,9 @@ def gateway(listen: str, ae_title: str, forward: str | None, policy_file: str | 
     config = GatewayConfig(listen_port=port, listen_host=host, ae_title=ae_title, forward=peer, store=store,
                            spool=spool, profile=profile, compress=not no_compress,
                            chain=tuple(fallback.split(",")), retry_base=retry_base, retry_max=retry_max,
-                           max_attempts=max_attempts, storage_commitment=storage_commitment)
+                           max_attempts=max_attempts, storage_commitment=storage_commitment,
+                           workers=workers, forward_associations=forward_associations,
+                           codec_timeout=codec_timeout, policy=policy_file)
     done = threading.Event()
     for sig in (signal.SIGINT, signal.SIGTERM):
         signal.signal(sig, lambda *_: done.set())

@@ -87,6 +87,7 @@ class ForwardQueue:
             (root / name).mkdir(parents=True, exist_ok=True)
         self._cond = threading.Condition()
         self._seq = 0
+        self._claimed: set[Path] = set()
 
     def dir(self, name: str) -> Path:
         return self.root / name
@@ -115,6 +116,24 @@ class ForwardQueue:
                 if len(out) >= limit:
                     break
         return out
+
+    def claim(self, limit: int) -> list[Item]:
+        """Like :meth:`due`, but items claimed by another worker thread are skipped until released."""
+        with self._cond:
+            now, out = time.time(), []
+            for item in self.items():
+                if item.path in self._claimed:
+                    continue
+                if not item.state_path.exists() or item.state()["next_try"] <= now:
+                    out.append(item)
+                    self._claimed.add(item.path)
+                    if len(out) >= limit:
+                        break
+            return out
+
+    def release(self, items: Sequence[Item]) -> None:
+        with self._cond:
+            self._claimed.difference_update(item.path for item in items)
 
     def next_due(self) -> float | None:
         """When the earliest waiting item becomes due (epoch seconds), or None if the queue is empty."""
@@ -188,11 +207,15 @@ SendBatch = Callable[[list[Item]], list[tuple[str | None, bool]]]
 
 
 class QueueWorker(threading.Thread):
-    """Drains a :class:`ForwardQueue` through ``send`` until :meth:`stop` is called."""
+    """Drains a :class:`ForwardQueue` through ``send`` until :meth:`stop` is called.
+
+    Several workers may drain one queue (one association each): :meth:`ForwardQueue.claim` hands every item
+    to one worker at a time.
+    """
 
     def __init__(self, queue: ForwardQueue, send: SendBatch, *, batch: int = 32, idle: float = 1.0,
-                 on_stored: Callable[[list[Item]], None] | None = None) -> None:
-        super().__init__(name="medcodec-forward", daemon=True)
+                 on_stored: Callable[[list[Item]], None] | None = None, name: str = "medcodec-forward") -> None:
+        super().__init__(name=name, daemon=True)
         self.queue, self.send, self.batch, self.idle = queue, send, batch, idle
         self.on_stored = on_stored or (lambda items: [queue.done(item) for item in items] and None)
         self._halt = threading.Event()
@@ -205,7 +228,7 @@ class QueueWorker(threading.Thread):
 
     def run(self) -> None:
         while not self._halt.is_set():
-            items = self.queue.due(self.batch)
+            items = self.queue.claim(self.batch)
             if not items:
                 upcoming = self.queue.next_due()
                 delay = self.idle if upcoming is None else max(0.01, min(self.idle, upcoming - time.time()))
@@ -215,12 +238,18 @@ class QueueWorker(threading.Thread):
 
     def drain(self, items: list[Item]) -> None:
         try:
+            self._drain(items)
+        finally:
+            self.queue.release(items)
+
+    def _drain(self, items: list[Item]) -> None:
+        try:
             outcomes = self.send(items)
         except ConnectionError as exc:
             for item in items:
                 self.queue.retry(item, str(exc))
             return
-        except Exception as exc:  # noqa: BLE001 - a bug must not kill the worker; the items stay queued
+        except Exception as exc:
             log.exception("forwarding a batch failed unexpectedly")
             for item in items:
                 self.queue.retry(item, f"unexpected error: {exc}")

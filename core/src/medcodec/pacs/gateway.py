@@ -22,10 +22,10 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from io import BytesIO
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
-from medcodec.errors import PolicyRefusedError
 from medcodec.pacs.forward_queue import ForwardQueue, Item, QueueWorker, atomic_write
+from medcodec.pacs.isolation import CodecPool, Job
 from medcodec.pacs.negotiation import (
     DEFAULT_CHAIN,
     STORAGE_COMMITMENT_SOP_CLASS,
@@ -35,9 +35,6 @@ from medcodec.pacs.negotiation import (
     Peer,
     resolve_chain,
 )
-
-if TYPE_CHECKING:
-    from pydicom import Dataset
 
 log = logging.getLogger("medcodec.pacs")
 
@@ -56,6 +53,11 @@ class GatewayConfig:
     :param profile: the policy profile (``diagnostic`` is lossless; MG is always lossless).
     :param compress: False forwards what was received (still negotiated and transcoded if refused).
     :param chain: fallback chain: codec names or native transfer syntax UIDs, best first.
+    :param workers: codec worker processes (0: in-process, one instance at a time); see
+        :mod:`medcodec.pacs.isolation`.
+    :param forward_associations: concurrent associations to the destination (one forward thread each).
+    :param codec_timeout: seconds one instance may take to compress before the original is kept.
+    :param policy: policy file or preset the worker processes load (the parent's is set by the caller).
     """
 
     listen_port: int
@@ -73,6 +75,10 @@ class GatewayConfig:
     batch: int = 32
     storage_commitment: bool = False
     options: dict[str, Any] = field(default_factory=dict)
+    workers: int = 0
+    forward_associations: int = 2
+    codec_timeout: float = 120.0
+    policy: str | None = None
 
 
 class Gateway:
@@ -91,8 +97,9 @@ class Gateway:
         self.forwarder = (Forwarder(config.forward, config.ae_title, self.chain, self.cache)
                           if config.forward else None)
         self._probe_lock = threading.Lock()
+        self.pool = CodecPool(config.workers, timeout=config.codec_timeout, policy=config.policy)
         self._server: Any = None
-        self._worker: QueueWorker | None = None
+        self._workers: list[QueueWorker] = []
         self.received = 0
         self.codec_failures = 0
 
@@ -119,8 +126,11 @@ class Gateway:
                                        evt_handlers=handlers)
         if self.forwarder is not None:
             on_stored = self._request_commitment if self.config.storage_commitment else None
-            self._worker = QueueWorker(self.queue, self._send, batch=self.config.batch, on_stored=on_stored)
-            self._worker.start()
+            self._workers = [QueueWorker(self.queue, self._send, batch=self.config.batch, on_stored=on_stored,
+                                         name=f"medcodec-forward-{i}")
+                             for i in range(max(1, self.config.forward_associations))]
+            for worker in self._workers:
+                worker.start()
         log.info("gateway %s listening on %s:%d, forwarding to %s", self.config.ae_title,
                  self.config.listen_host, self.config.listen_port, self.config.forward or "(nowhere)")
         return self
@@ -133,9 +143,10 @@ class Gateway:
         if self._server is not None:
             self._server.shutdown()
             self._server = None
-        if self._worker is not None:
-            self._worker.stop()
-            self._worker = None
+        for worker in self._workers:
+            worker.stop()
+        self._workers = []
+        self.pool.close()
 
     def __enter__(self) -> Gateway:
         return self.start()
@@ -171,34 +182,21 @@ class Gateway:
         """
         from pydicom import dcmread
 
-        from medcodec.pipeline import choose, compress
-        from medcodec.registry import CompressionRequest
-
-        ds = dcmread(BytesIO(raw))
-        uid = str(ds.SOPInstanceUID)
-        if not self.config.compress or "PixelData" not in ds:
+        meta = dcmread(BytesIO(raw), stop_before_pixels=True)
+        uid = str(meta.SOPInstanceUID)
+        if not self.config.compress:
             return raw, uid
-        source_ts = str(ds.file_meta.TransferSyntaxUID)
-        request = CompressionRequest(profile=self.config.profile, options=dict(self.config.options),
-                                     calling_ae=calling_ae or None,
-                                     accepted_transfer_syntaxes=self._accepted(str(ds.SOPClassUID)),
-                                     source=f"SOP Instance {uid}")
-        try:
-            spec, _choice = choose(ds, request)
-            if spec.transfer_syntax == source_ts:
-                return raw, uid  # already in the syntax the policy wants
-            report = compress(ds, request=request)
-        except PolicyRefusedError as exc:
-            log.info("SOP Instance %s kept as received (%s): %s", uid, source_ts, exc.reason)
-            return raw, uid
-        except Exception as exc:  # noqa: BLE001 - a codec failure forwards the original (never lost)
+        job = Job(raw, self.config.profile, dict(self.config.options), calling_ae or None,
+                  self._accepted(str(meta.SOPClassUID)))
+        outcome = self.pool.run(job)
+        if outcome.kind == "failed":
             self.codec_failures += 1
-            log.warning("SOP Instance %s: compression failed, forwarding the original unchanged (%s): %s",
-                        uid, source_ts, exc)
+            log.warning("SOP Instance %s: %s", uid, outcome.message)
+        else:
+            log.info("SOP Instance %s: %s", uid, outcome.message)
+        if outcome.data is None:
             return raw, uid
-        log.info("SOP Instance %s: %s -> %s (%s, ratio %.2f, verified %s)", uid, source_ts,
-                 report.transfer_syntax, report.codec, report.ratio, report.verified)
-        return _encode(ds), str(ds.SOPInstanceUID)
+        return outcome.data, outcome.sop_instance_uid
 
     def keep(self, data: bytes, uid: str) -> None:
         """Durably store (optional) and enqueue one instance."""
@@ -243,7 +241,8 @@ class Gateway:
                 log.error("queued file %s cannot be read: %s", item.path.name, exc)
         readable = [ds for ds in datasets if ds is not None]
         try:
-            results = iter(self.forwarder.send(readable)) if readable else iter(())
+            with self.pool.in_process_guard():  # transcoding may run codecs in this process
+                results = iter(self.forwarder.send(readable)) if readable else iter(())
         except AssociationFailed as exc:
             raise ConnectionError(str(exc)) from exc
         for ds in datasets:
@@ -295,7 +294,8 @@ class Gateway:
     def status(self) -> dict[str, Any]:
         """Counters (call before :meth:`stop` for the forwarded count)."""
         return {"received": self.received, "codec_failures": self.codec_failures,
-                "forwarded": self._worker.sent if self._worker else 0, "queue": self.queue.counts()}
+                "codec_worker_crashes": self.pool.crashes, "codec_timeouts": self.pool.timeouts,
+                "forwarded": sum(w.sent for w in self._workers), "queue": self.queue.counts()}
 
 
 #: Lossless encapsulated syntaxes besides those of lossless codecs (JPEG lossless processes 14, RLE, deflate).
@@ -319,9 +319,3 @@ def acceptor_preference(syntaxes: Sequence[str]) -> list[str]:
     first = [s for s in unique if s in lossless]
     native = [s for s in _NATIVE if s in unique]
     return first + native + [s for s in unique if s not in lossless and s not in _NATIVE]
-
-
-def _encode(ds: Dataset) -> bytes:
-    buffer = BytesIO()
-    ds.save_as(buffer, enforce_file_format=True)
-    return buffer.getvalue()
