@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from pathlib import Path
+from typing import Any, ClassVar
 
 from medcodec.testing import CodecConformance
 
@@ -13,5 +15,5 @@ class TestMicNativeConformance(CodecConformance):
     bits_stored = (8, 12, 16)
     signed = (False, True)
     samples_per_pixel = (1,)
-    encode_options = {}
+    encode_options: ClassVar[Mapping[str, Any]] = {}
     golden_dir = Path(__file__).parent / "golden_native"

@@ -125,8 +125,8 @@ def decode(
     except _mic.MicNativeError as exc:
         raise NativeCodecError(str(exc)) from exc
     header = _header(info)
-    image = flat.reshape(header.height, header.width)
+    words: npt.NDArray[np.uint16] = np.asarray(flat, dtype=np.uint16).reshape(header.height, header.width)
     if header.eight_bit:
-        image = image.astype(np.uint8)
-        return image.view(np.int8) if header.signed else image
-    return image.view(np.int16) if header.signed else image
+        samples = words.astype(np.uint8)
+        return samples.view(np.int8) if header.signed else samples
+    return words.view(np.int16) if header.signed else words

@@ -12,7 +12,7 @@ cores, the default; the bytes do not depend on it), ``mic_native_packing`` (None
 from __future__ import annotations
 
 from importlib.util import find_spec
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from medcodec_plugin_mic.plugin import MICNativeLossless
 
@@ -45,8 +45,8 @@ def _option(runner: object, name: str, default: object) -> object:
 
 def encode_frame(src: bytes, runner: EncodeRunner) -> bytes:
     import numpy as np
-
     from medcodec import EncodeError
+
     from medcodec_plugin_mic import native
 
     def fail(message: str) -> EncodeError:
@@ -81,8 +81,8 @@ def encode_frame(src: bytes, runner: EncodeRunner) -> bytes:
 
 def decode_frame(src: bytes, runner: DecodeRunner) -> bytes:
     import numpy as np
-
     from medcodec import DecodeError
+
     from medcodec_plugin_mic import native
 
     def fail(message: str) -> DecodeError:
@@ -101,8 +101,9 @@ def decode_frame(src: bytes, runner: DecodeRunner) -> bytes:
             f"frame was coded with {'1-byte' if eight_bit else '2-byte'} samples but the dataset says "
             f"BitsStored={runner.bits_stored}"
         )
-    container = {8: np.uint8, 16: np.dtype("<u2"), 32: np.dtype("<u4")}.get(int(runner.bits_allocated))
-    if container is None or (container is np.uint8 and not eight_bit):
+    containers: dict[int, np.dtype[Any]] = {8: np.dtype(np.uint8), 16: np.dtype("<u2"), 32: np.dtype("<u4")}
+    container = containers.get(int(runner.bits_allocated))
+    if container is None or (container.itemsize == 1 and not eight_bit):
         raise fail(f"BitsAllocated={runner.bits_allocated} cannot hold this frame's samples")
     words = image.view(np.uint8 if eight_bit else np.uint16)
-    return words.astype(container).tobytes()
+    return bytes(words.astype(container).tobytes())

@@ -13,7 +13,6 @@ from __future__ import annotations
 from pathlib import Path
 
 import numpy as np
-
 from medcodec.testing.golden import write_golden
 from medcodec_plugin_mic import native
 from medcodec_plugin_mic.plugin import MICNativeLossless
