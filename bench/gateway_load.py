@@ -53,7 +53,7 @@ def load_images(corpus: Path) -> list[Any]:
 
 def percentile(values: list[float], q: float) -> float:
     ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, int(round(q / 100 * (len(ordered) - 1))))]
+    return ordered[min(len(ordered) - 1, round(q / 100 * (len(ordered) - 1)))]
 
 
 def sender(index: int, count: int, port: int, images: list[Any], latencies: list[float], sent: list[str],

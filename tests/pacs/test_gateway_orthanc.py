@@ -21,7 +21,7 @@ def test_storescu_gateway_orthanc_lossless_bit_exact(orthanc: Any, images: dict[
                                                       request: pytest.FixtureRequest, helpers: Any,
                                                       dcmtk: Any, storescu: Any) -> None:
     client = OrthancClient(orthanc.url)
-    proc, port = helpers.start_gateway(
+    _proc, port = helpers.start_gateway(
         request, tmp_path, "--forward", f"ORTHANC@127.0.0.1:{orthanc.dicom_port}",
         "--spool", str(tmp_path / "spool"), "--store", str(tmp_path / "store"), "--profile", "diagnostic")
     echo = dcmtk("echoscu", "-aec", "MEDCODEC", "127.0.0.1", str(port))
@@ -31,8 +31,11 @@ def test_storescu_gateway_orthanc_lossless_bit_exact(orthanc: Any, images: dict[
     storescu(port, files)
 
     originals = {str(dcmread(f, stop_before_pixels=True).SOPInstanceUID): f for f in files}
-    stored = helpers.wait_for(lambda: (lambda m: m if set(originals) <= set(m) else None)(
-        client.sop_instance_uids()), 90, "all instances in Orthanc")
+    def all_stored() -> dict[str, str] | None:
+        found = client.sop_instance_uids()
+        return found if set(originals) <= set(found) else None
+
+    stored = helpers.wait_for(all_stored, 90, "all instances in Orthanc")
     accepted_by_orthanc = set(client.accepted_transfer_syntaxes())
     for uid, path in originals.items():
         data = client.instance_file(stored[uid])
@@ -62,3 +65,25 @@ def test_storescu_gateway_orthanc_lossless_bit_exact(orthanc: Any, images: dict[
     caps = json.loads((tmp_path / "spool" / "capabilities.json").read_text())
     peer = caps[f"ORTHANC@127.0.0.1:{orthanc.dicom_port}"]
     assert all("1.2.840.10008.1.2.4.201" not in v["accepted"] for v in peer.values())
+
+
+def test_lossy_profile_never_touches_mammography(orthanc: Any, images: dict[str, Path], tmp_path: Path,
+                                                helpers: Any, storescu: Any) -> None:
+    from medcodec.pacs.gateway import Gateway, GatewayConfig
+    from medcodec.pacs.negotiation import Peer
+
+    client = OrthancClient(orthanc.url)
+    config = GatewayConfig(listen_port=helpers.free_port(), spool=tmp_path / "spool", profile="viewing",
+                           forward=Peer("ORTHANC", "127.0.0.1", orthanc.dicom_port))
+    mg, ct = dcmread(images["MG"]), dcmread(images["CT"])
+    with Gateway(config) as gw:
+        storescu(gw.port, [images["MG"], images["CT"]])
+        helpers.wait_for(lambda: len(client.instances()) == 2, 60, "both instances in Orthanc")
+    stored = {ds.Modality: ds for ds in (dcmread(BytesIO(client.instance_file(i))) for i in client.instances())}
+    # The CT took the lossy viewing profile (new SOP Instance UID, lossy attributes) ...
+    assert stored["CT"].LossyImageCompression == "01" and stored["CT"].SOPInstanceUID != ct.SOPInstanceUID
+    # ... the mammogram was refused by the regulatory rule and forwarded exactly as received.
+    assert stored["MG"].SOPInstanceUID == mg.SOPInstanceUID
+    assert stored["MG"].get("LossyImageCompression", "00") != "01"
+    assert str(stored["MG"].file_meta.TransferSyntaxUID) == str(mg.file_meta.TransferSyntaxUID)
+    assert stored["MG"].PixelData == mg.PixelData

@@ -40,10 +40,38 @@ def test_pacs_down_then_up_queued_instances_arrive(orthanc_factory: Any, images:
     orthanc = orthanc_factory("late-pacs", dicom_port=pacs_port)
     helpers.start_gateway(request, tmp_path, *args, name="gateway-2")
     client = OrthancClient(orthanc.url)
-    found = helpers.wait_for(lambda: (lambda m: m if set(uids) <= set(m) else None)(client.sop_instance_uids()),
-                             60, "the queued instances in Orthanc")
+    def all_stored() -> dict[str, str] | None:
+        found = client.sop_instance_uids()
+        return found if set(uids) <= set(found) else None
+
+    found = helpers.wait_for(all_stored, 60, "the queued instances in Orthanc")
     for uid, path in uids.items():
         ds = dcmread(BytesIO(client.instance_file(found[uid])))
         assert np.array_equal(ds.pixel_array, helpers.pixels(path))
     helpers.wait_for(lambda: not list(pending.glob("*.dcm")), 20, "an empty queue")
     assert not list((spool / "queue" / "failed").glob("*.dcm"))
+
+
+def test_storage_commitment_purges_local_copies_only_after_orthanc_commits(
+        orthanc_factory: Any, images: dict[str, Path], tmp_path: Path, helpers: Any, storescu: Any) -> None:
+    from medcodec.pacs.gateway import Gateway, GatewayConfig
+    from medcodec.pacs.negotiation import Peer
+
+    gateway_port = helpers.free_port()
+    orthanc = orthanc_factory("committing-pacs", modalities={"gateway": ("MEDCODEC", gateway_port)})
+    files = [images["CT"], images["MR"]]
+    uids = {str(dcmread(f, stop_before_pixels=True).SOPInstanceUID) for f in files}
+    config = GatewayConfig(listen_port=gateway_port, spool=tmp_path / "spool", storage_commitment=True,
+                           forward=Peer("ORTHANC", "127.0.0.1", orthanc.dicom_port), retry_base=0.2, retry_max=1)
+    queue = tmp_path / "spool" / "queue"
+    with Gateway(config) as gw:
+        storescu(gw.port, files)
+        client = OrthancClient(orthanc.url)
+        helpers.wait_for(lambda: uids <= set(client.sop_instance_uids()), 60, "the instances in Orthanc")
+        # Orthanc confirms on a new association (N-EVENT-REPORT); only then are the local copies purged.
+        helpers.wait_for(lambda: not list((queue / "committing").glob("*.dcm")), 60,
+                         "Orthanc's storage commitment report")
+        assert not list((queue / "pending").glob("*.dcm")) and not list((queue / "failed").glob("*.dcm"))
+        assert gw.committed == len(uids)
+    log = orthanc.log_path.read_text(errors="replace")
+    assert "commitment" in log.lower()

@@ -22,7 +22,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from io import BytesIO
 from pathlib import Path
-from typing import Any
+from typing import Any, Self
 
 from medcodec.pacs.forward_queue import ForwardQueue, Item, QueueWorker, atomic_write
 from medcodec.pacs.isolation import CodecPool, Job
@@ -94,7 +94,10 @@ class Gateway:
                                   max_delay=config.retry_max, max_attempts=config.max_attempts)
         self.cache = CapabilityCache(config.spool / "capabilities.json")
         self.chain = resolve_chain(config.chain)
-        self.forwarder = (Forwarder(config.forward, config.ae_title, self.chain, self.cache)
+        from medcodec import list_codecs
+
+        codecs = [spec.transfer_syntax for spec in list_codecs()]
+        self.forwarder = (Forwarder(config.forward, config.ae_title, self.chain, self.cache, extra=codecs)
                           if config.forward else None)
         self._probe_lock = threading.Lock()
         self.pool = CodecPool(config.workers, timeout=config.codec_timeout, policy=config.policy)
@@ -102,6 +105,7 @@ class Gateway:
         self._workers: list[QueueWorker] = []
         self.received = 0
         self.codec_failures = 0
+        self.committed = 0
 
     # --- lifecycle ------------------------------------------------------------------------------------
     def start(self) -> Gateway:
@@ -148,8 +152,9 @@ class Gateway:
         self._workers = []
         self.pool.close()
 
-    def __enter__(self) -> Gateway:
-        return self.start()
+    def __enter__(self) -> Self:
+        self.start()
+        return self
 
     def __exit__(self, *exc: object) -> None:
         self.stop()
@@ -285,6 +290,7 @@ class Gateway:
         committed = [str(r.ReferencedSOPInstanceUID) for r in report.get("ReferencedSOPSequence", [])]
         failed = [str(r.ReferencedSOPInstanceUID) for r in report.get("FailedSOPSequence", [])]
         purged = self.queue.committed(committed)
+        self.committed += purged
         if failed:
             self.queue.requeue_uncommitted(failed, "the destination did not commit it")
         log.info("storage commitment %s: %d committed (%d purged), %d failed",
@@ -294,7 +300,7 @@ class Gateway:
     def status(self) -> dict[str, Any]:
         """Counters (call before :meth:`stop` for the forwarded count)."""
         return {"received": self.received, "codec_failures": self.codec_failures,
-                "codec_worker_crashes": self.pool.crashes, "codec_timeouts": self.pool.timeouts,
+                "committed": self.committed, "codec_worker_crashes": self.pool.crashes, "codec_timeouts": self.pool.timeouts,
                 "forwarded": sum(w.sent for w in self._workers), "queue": self.queue.counts()}
 
 

@@ -176,11 +176,13 @@ class CapabilityCache:
         tmp.replace(self.path)
 
 
-def proposals(needed: Iterable[tuple[str, str]], chain: Sequence[ChainEntry]) -> list[list[tuple[str, str]]]:
+def proposals(needed: Iterable[tuple[str, str]], chain: Sequence[ChainEntry],
+              extra: Sequence[str] = ()) -> list[list[tuple[str, str]]]:
     """Presentation contexts for instances given as (SOP class, transfer syntax) pairs.
 
     Each SOP class gets one context per syntax: the instances' own syntaxes first, then every chain entry,
-    then both native syntaxes. The result is split into groups of at most :data:`MAX_CONTEXTS` contexts (one
+    then ``extra`` (the other registered codecs, so the policy learns whether the peer takes them), then both
+    native syntaxes. The result is split into groups of at most :data:`MAX_CONTEXTS` contexts (one
     association each), never splitting a SOP class.
     """
     by_class: dict[str, list[str]] = {}
@@ -188,7 +190,7 @@ def proposals(needed: Iterable[tuple[str, str]], chain: Sequence[ChainEntry]) ->
         by_class.setdefault(str(sop_class), []).append(str(ts))
     groups: list[list[tuple[str, str]]] = [[]]
     for sop_class, own in by_class.items():
-        syntaxes = list(dict.fromkeys([*own, *(e.transfer_syntax for e in chain), *NATIVE_SYNTAXES]))
+        syntaxes = list(dict.fromkeys([*own, *(e.transfer_syntax for e in chain), *extra, *NATIVE_SYNTAXES]))
         contexts = [(sop_class, ts) for ts in syntaxes][:MAX_CONTEXTS]
         if len(groups[-1]) + len(contexts) > MAX_CONTEXTS:
             groups.append([])
@@ -277,11 +279,13 @@ class Forwarder:
     :param calling_ae: our AE title.
     :param chain: the resolved fallback chain (:func:`resolve_chain`).
     :param cache: where accepted syntaxes are learned and remembered.
+    :param extra: further syntaxes to propose (every registered codec's), learned but never transcoded to.
     """
 
     def __init__(self, peer: Peer, calling_ae: str, chain: Sequence[ChainEntry], cache: CapabilityCache,
-                 *, timeout: float = 30.0) -> None:
+                 *, timeout: float = 30.0, extra: Sequence[str] = ()) -> None:
         self.peer, self.calling_ae, self.chain, self.cache, self.timeout = peer, calling_ae, chain, cache, timeout
+        self.extra = tuple(extra)
 
     def _ae(self) -> Any:
         from pynetdicom import AE
@@ -306,7 +310,7 @@ class Forwarder:
 
     def probe(self, sop_classes: Iterable[str]) -> None:
         """Learn what the peer accepts for these SOP classes (one association, released at once)."""
-        for group in proposals([(sop, EXPLICIT_VR_LE) for sop in sop_classes], self.chain):
+        for group in proposals([(sop, EXPLICIT_VR_LE) for sop in sop_classes], self.chain, self.extra):
             assoc = self._associate(group)
             assoc.release()
 
@@ -320,7 +324,7 @@ class Forwarder:
         """
         needed = [(str(ds.SOPClassUID), str(ds.file_meta.TransferSyntaxUID)) for ds in datasets]
         results: list[SendResult | None] = [None] * len(datasets)
-        for group in proposals(needed, self.chain):
+        for group in proposals(needed, self.chain, self.extra):
             classes = {sop for sop, _ in group}
             assoc = self._associate(group)
             try:
