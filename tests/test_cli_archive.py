@@ -293,3 +293,20 @@ def test_a_result_failing_verification_leaves_the_original_in_place(tmp_path: Pa
     assert not [p for p in src.rglob("*") if ".medcodec-tmp-" in p.name]
     [record] = read_audit(audit).records
     assert record["outcome"] == "failed" and "verified" not in record
+
+
+def test_a_failed_write_is_audited_without_file_names(tmp_path: Path) -> None:
+    src = make_tree(tmp_path / "src", {"DOE_JANE/CT1.dcm": SAMPLES["ct/CT1.dcm"]})
+    dst = tmp_path / "dst"
+    (dst / "DOE_JANE" / "CT1.dcm").mkdir(parents=True)  # the rename onto a folder fails
+    run = invoke("compress", str(src), "-o", str(dst), "--overwrite", code=1)
+    assert "IsADirectoryError" in run["files"][0]["message"] and "DOE_JANE" in run["files"][0]["message"]
+    audit = read_audit(dst / "medcodec-audit.jsonl")
+    # The line written just before the rename is withdrawn by the failure that follows it.
+    assert [r["outcome"] for r in audit.records] == ["compressed", "failed"]
+    assert audit.latest_by_output() == {}
+    failed = audit.records[1]
+    assert "IsADirectoryError" in failed["error"] and failed["attempt"] == audit.records[0]["attempt"]
+    assert "DOE_JANE" not in (dst / "medcodec-audit.jsonl").read_text()
+    assert "CT1" not in (dst / "medcodec-audit.jsonl").read_text()
+    assert not [p for p in dst.rglob("*") if ".medcodec-tmp-" in p.name]

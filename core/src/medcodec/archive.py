@@ -179,6 +179,8 @@ class FileResult:
     worker: int = 0
     worker_peak_rss_kib: int = 0
     image_bytes: int = 0
+    #: Random id of this attempt, in its audit lines: a failed final rename withdraws the line written before it.
+    attempt: str = field(default_factory=lambda: uuid.uuid4().hex[:16])
 
     def as_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -269,6 +271,7 @@ def _process(task: FileTask, settings: BatchSettings, result: FileResult) -> Non
         result.outcome, result.message = "skipped", "no pixel data"
         return
     result.image_bytes = _native_size(ds)
+    source_ts = _source_ts(ds)  # before decoding changes it
     native_target = settings.operation == "decompress" or (
         settings.operation == "transcode" and str(settings.to_uid) in NATIVE_SYNTAXES)
     try:
@@ -277,7 +280,7 @@ def _process(task: FileTask, settings: BatchSettings, result: FileResult) -> Non
         else:
             _compress(ds, task, settings, result)
     except Exception as exc:
-        _audit_failure(ds, settings, result, exc)  # the trail records failures too, then the caller reports
+        _audit_failure(ds, task, source_ts, settings, result, exc)  # recorded, then reported by the caller
         raise
 
 
@@ -295,24 +298,32 @@ def _source_ts(ds: Dataset) -> str:
     return str(meta.TransferSyntaxUID) if meta is not None and "TransferSyntaxUID" in meta else ""
 
 
-def _instance_fields(ds: Dataset, settings: BatchSettings) -> dict[str, Any]:
+def _instance_fields(ds: Dataset, settings: BatchSettings, result: FileResult) -> dict[str, Any]:
     return {
-        "operation": settings.operation, "run_id": settings.run_id, "profile": settings.profile,
+        "operation": settings.operation, "run_id": settings.run_id, "attempt": result.attempt,
+        "profile": settings.profile,
         "modality": str(ds.get("Modality", "") or ""), "sop_class_uid": str(ds.get("SOPClassUID", "") or ""),
         "bits_stored": ds.get("BitsStored"), "samples_per_pixel": ds.get("SamplesPerPixel"),
         "frames": int(ds.get("NumberOfFrames", 1) or 1),
     }
 
 
-def _audit_failure(ds: Dataset, settings: BatchSettings, result: FileResult, exc: BaseException) -> None:
+def _audit_failure(ds: Dataset, task: FileTask, source_ts: str, settings: BatchSettings, result: FileResult,
+                   exc: BaseException) -> None:
     if _Worker.audit is None or settings.dry_run:
         return
     from medcodec.pipeline import audit_record
 
+    error = f"{type(exc).__name__}: {exc}"
+    # File and folder names may identify a patient: the trail holds UIDs only.
+    names = {task.source, task.target, task.label, str(Path(task.source).parent), str(Path(task.target).parent),
+             Path(task.source).name, Path(task.target).name}
+    for name in sorted((n for n in names if len(n) > 2), key=len, reverse=True):
+        error = error.replace(name, "<file>")
     record = audit_record(outcome="refused" if isinstance(exc, PolicyRefusedError) else "failed",
-                          codec=result.codec, source_ts=_source_ts(ds),
-                          old_uid=str(ds.get("SOPInstanceUID", "")) or None, error=f"{type(exc).__name__}: {exc}")
-    record.update(_instance_fields(ds, settings), source_file_bytes=result.source_bytes)
+                          codec=result.codec, source_ts=source_ts,
+                          old_uid=str(ds.get("SOPInstanceUID", "")) or None, error=error)
+    record.update(_instance_fields(ds, settings, result), source_file_bytes=result.source_bytes)
     _Worker.audit.write(record)
 
 
@@ -350,7 +361,7 @@ def _compress(ds: Dataset, task: FileTask, settings: BatchSettings, result: File
     if settings.dry_run:
         result.outcome, result.message = "dry-run", f"would use '{spec.name}' (rule '{choice.rule}')"
         return
-    fields = _instance_fields(ds, settings)
+    fields = _instance_fields(ds, settings, result)
     source_ts = _source_ts(ds)
     # Stored values (no YBR->RGB), as the pipeline verifies them; pydicom caches this array and the pipeline
     # reuses it.
@@ -392,7 +403,7 @@ def _decompress(ds: Dataset, task: FileTask, settings: BatchSettings, result: Fi
         result.outcome, result.message = "dry-run", f"would write {to_uid}"
         return
     started = time.perf_counter()
-    fields = _instance_fields(ds, settings)
+    fields = _instance_fields(ds, settings, result)
     # The native copy holds exactly the decoded stored values. LossyImageCompression is kept: decoding adds
     # no loss, and once lossy always lossy.
     pixels = decoded_source(ds)

@@ -28,7 +28,7 @@ from medcodec._hookimpl import hookimpl
 
 #: Every key an audit line may carry (see docs/user/cli.md, "Audit trail").
 AUDIT_KEYS = frozenset({
-    "time", "outcome", "operation", "run_id", "medcodec_version",
+    "time", "outcome", "operation", "run_id", "attempt", "medcodec_version",
     "codec", "codec_distribution", "codec_version", "rule", "profile",
     "source_transfer_syntax", "target_transfer_syntax",
     "original_bytes", "compressed_bytes", "ratio", "source_file_bytes", "output_file_bytes",
@@ -105,10 +105,21 @@ class AuditFile:
         instance written in several syntaxes keeps its UID, hence the pair.
         """
         latest: dict[tuple[str, str], dict[str, Any]] = {}
+        # The archive writes a file's line just before its final rename; if the rename itself fails, a "failed"
+        # line with the same attempt id follows and withdraws it.
+        attempts: dict[str, tuple[str, str]] = {}
         for record in self.records:
+            attempt = record.get("attempt")
             uid = record.get("new_sop_instance_uid")
             if uid and record.get("outcome") in SUCCESS_OUTCOMES:
-                latest[(str(uid), str(record.get("target_transfer_syntax")))] = record
+                key = (str(uid), str(record.get("target_transfer_syntax")))
+                latest[key] = record
+                if attempt:
+                    attempts[str(attempt)] = key
+            elif record.get("outcome") == "failed" and attempt and str(attempt) in attempts:
+                key = attempts.pop(str(attempt))
+                if latest.get(key, {}).get("attempt") == attempt:
+                    del latest[key]
         return latest
 
 
