@@ -103,3 +103,23 @@ def test_recompress_dry_run_kill_resume_and_rollback(orthanc: Any, images: dict[
     assert back.returncode == 0, back.stderr
     assert json.loads(back.stdout)["failed"] == 0
     assert {u: v[2] for u, v in _snapshot(client).items()} == {u: v[1] for u, v in expected.items()}
+
+
+def test_recompress_with_overwrite_disabled_replaces_in_place(orthanc_factory: Any, images: dict[str, Path],
+                                                               tmp_path: Path, helpers: Any) -> None:
+    """Orthanc's default OverwriteInstances=false answers AlreadyStored: delete-then-upload, journaled."""
+    orthanc = orthanc_factory("no-overwrite", config={"OverwriteInstances": False})
+    client = OrthancClient(orthanc.url)
+    data = images["MR"].read_bytes()
+    instance_id = client.upload(data)["ID"]
+    assert client.upload(data)["Status"] == "AlreadyStored"
+    from medcodec.pacs.recompress import Recompressor
+
+    summary = Recompressor(client, tmp_path / "state", profile="diagnostic").run()
+    assert summary["replaced"] == 1 and summary["failed"] == 0
+    assert client.instances() == [instance_id]
+    ds = dcmread(BytesIO(client.instance_file(instance_id)))
+    assert str(ds.file_meta.TransferSyntaxUID) not in NATIVE
+    assert pixel_digest(ds.pixel_array) == pixel_digest(dcmread(images["MR"]).pixel_array)
+    steps = [json.loads(line)["step"] for line in (tmp_path / "state" / "journal.jsonl").read_text().splitlines()]
+    assert steps == ["saved", "encoded", "deleting-old", "uploaded", "done"]
