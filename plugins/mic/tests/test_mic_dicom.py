@@ -98,3 +98,21 @@ def test_unmodified_script_compresses_and_reads(tmp_path: Path) -> None:
     result = json.loads(done.stdout.strip().splitlines()[-1])
     assert result == {"ts": MIC_LOSSLESS, "same": True, "size": result["size"]}
     assert result["size"] < 384 * 384 * 2 / 1.5  # it really compressed
+
+
+@pytest.mark.parametrize("signed", [False, True], ids=["unsigned", "signed"])
+def test_eight_bits_stored_in_sixteen_allocated(signed: bool) -> None:
+    """BitsAllocated 16 / BitsStored 8: pydicom hands the encoder one byte per sample."""
+    from pydicom import examples
+
+    ds = examples.ct  # a real CT slice, rescaled into 8 bits
+    pixels = ds.pixel_array.astype(np.int32)
+    scaled = (pixels - pixels.min()) * 255 // max(int(pixels.max() - pixels.min()), 1)
+    ds.BitsStored, ds.HighBit = 8, 7
+    ds.PixelRepresentation = int(signed)
+    values = (scaled - 128 if signed else scaled).astype(np.int16 if signed else np.uint16)
+    ds.PixelData = values.tobytes()
+    expected = ds.pixel_array.copy()
+    np.testing.assert_array_equal(expected, values)
+    ds.compress(MIC_LOSSLESS)
+    np.testing.assert_array_equal(ds.pixel_array, expected)
