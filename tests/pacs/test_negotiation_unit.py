@@ -7,7 +7,6 @@ import time
 from pathlib import Path
 
 import pytest
-
 from medcodec.pacs.forward_queue import ForwardQueue
 from medcodec.pacs.negotiation import (
     EXPLICIT_VR_LE,

@@ -217,9 +217,13 @@ class QueueWorker(threading.Thread):
                  on_stored: Callable[[list[Item]], None] | None = None, name: str = "medcodec-forward") -> None:
         super().__init__(name=name, daemon=True)
         self.queue, self.send, self.batch, self.idle = queue, send, batch, idle
-        self.on_stored = on_stored or (lambda items: [queue.done(item) for item in items] and None)
+        self.on_stored = on_stored or self._purge
         self._halt = threading.Event()
         self.sent = 0
+
+    def _purge(self, items: list[Item]) -> None:
+        for item in items:
+            self.queue.done(item)
 
     def stop(self, timeout: float = 30.0) -> None:
         self._halt.set()

@@ -22,7 +22,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from io import BytesIO
 from pathlib import Path
-from typing import Any, Self
+from typing import TYPE_CHECKING, Any, Self
 
 from medcodec.pacs.forward_queue import ForwardQueue, Item, QueueWorker, atomic_write
 from medcodec.pacs.isolation import CodecPool, Job
@@ -35,6 +35,9 @@ from medcodec.pacs.negotiation import (
     Peer,
     resolve_chain,
 )
+
+if TYPE_CHECKING:
+    from pydicom import Dataset
 
 log = logging.getLogger("medcodec.pacs")
 
@@ -110,7 +113,7 @@ class Gateway:
     # --- lifecycle ------------------------------------------------------------------------------------
     def start(self) -> Gateway:
         from pynetdicom import AE, ALL_TRANSFER_SYNTAXES, AllStoragePresentationContexts, evt
-        from pynetdicom.sop_class import Verification
+        from pynetdicom.sop_class import Verification  # type: ignore[attr-defined]
 
         from medcodec import list_codecs
         from medcodec._pydicom import transfer_syntax
@@ -121,10 +124,10 @@ class Gateway:
         ae.maximum_associations = 32
         ae.acse_timeout = ae.dimse_timeout = ae.network_timeout = 60
         for cx in AllStoragePresentationContexts:
-            ae.add_supported_context(cx.abstract_syntax, syntaxes)
+            ae.add_supported_context(str(cx.abstract_syntax), syntaxes)
         ae.add_supported_context(Verification)
         ae.add_supported_context(STORAGE_COMMITMENT_SOP_CLASS, scu_role=True, scp_role=True)
-        handlers = [(evt.EVT_C_STORE, self._on_store), (evt.EVT_C_ECHO, lambda event: SUCCESS),
+        handlers: list[Any] = [(evt.EVT_C_STORE, self._on_store), (evt.EVT_C_ECHO, lambda event: SUCCESS),
                     (evt.EVT_N_EVENT_REPORT, self._on_event_report)]
         self._server = ae.start_server((self.config.listen_host, self.config.listen_port), block=False,
                                        evt_handlers=handlers)
@@ -237,7 +240,8 @@ class Gateway:
         from pydicom import dcmread
 
         assert self.forwarder is not None
-        datasets, outcomes = [], []
+        datasets: list[Dataset | None] = []
+        outcomes: list[tuple[str | None, bool]] = []
         for item in items:
             try:
                 datasets.append(dcmread(item.path))

@@ -166,7 +166,7 @@ class CapabilityCache:
 
     def as_dict(self) -> dict[str, Any]:
         with self._lock:
-            return json.loads(json.dumps(self._data))
+            return dict(json.loads(json.dumps(self._data)))
 
     def _save(self) -> None:
         if self.path is None:
