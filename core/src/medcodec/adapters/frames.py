@@ -22,3 +22,13 @@ def samples(buffer: bytes | bytearray, bits_stored: int, signed: bool) -> np.nda
 
 def runner_kind(runner: Any) -> tuple[int, bool]:
     return int(runner.bits_stored), int(runner.pixel_representation) == 1
+
+
+def frame_shape(arr: np.ndarray, runner: Any) -> np.ndarray:
+    """A flat frame as (rows, columns) or (rows, columns, samples), whatever its PlanarConfiguration."""
+    rows, columns, samples_per_pixel = int(runner.rows), int(runner.columns), int(runner.samples_per_pixel)
+    if samples_per_pixel == 1:
+        return arr.reshape(rows, columns)
+    if int(getattr(runner, "planar_configuration", 0) or 0):
+        return np.ascontiguousarray(arr.reshape(samples_per_pixel, rows, columns).transpose(1, 2, 0))
+    return arr.reshape(rows, columns, samples_per_pixel)

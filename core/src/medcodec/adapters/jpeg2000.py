@@ -32,20 +32,17 @@ def encode_frame(src: bytes, runner: EncodeRunner) -> bytes:
     import imagecodecs
     import numpy as np
 
+    from medcodec.adapters.frames import frame_shape
+
     uid = str(runner.transfer_syntax)
     name = "jpeg2000_lossless" if uid == JPEG2000Lossless else "jpeg2000"
-    rows, columns, samples = runner.rows, runner.columns, runner.samples_per_pixel
+    rows, columns = runner.rows, runner.columns
     if min(rows, columns) >= PYLIBJPEG_MIN_SIZE:
         raise EncodeError(name, uid, "frame is large enough for pydicom's own JPEG 2000 encoder, which failed")
     signed = runner.pixel_representation == 1
     bits = runner.bits_stored
     dtype = (np.int8 if signed else np.uint8) if bits <= 8 else (np.dtype("<i2") if signed else np.dtype("<u2"))
-    arr = np.frombuffer(src, dtype=dtype)
-    if samples > 1:
-        arr = arr.reshape(samples, rows, columns).transpose(1, 2, 0) if runner.planar_configuration else \
-            arr.reshape(rows, columns, samples)
-    else:
-        arr = arr.reshape(rows, columns)
+    arr = frame_shape(np.frombuffer(src, dtype=dtype), runner)
     resolutions = max(1, min(rows, columns).bit_length())
     psnr = runner.get_option("j2k_psnr", None)
     lossy = uid == JPEG2000 and bool(psnr or runner.get_option("j2k_cr", None))

@@ -73,6 +73,7 @@ def encode_one(src: bytes, runner: Any) -> bytes:
 
 def frame_array(src: bytes, runner: Any) -> np.ndarray:
     """The frame as (rows, columns[, samples]) in the container OpenJPH will declare, values in range."""
+    from medcodec.adapters.frames import frame_shape
     from medcodec.adapters.frames import samples as sample_values
 
     bits, signed = int(runner.bits_stored), int(runner.pixel_representation) == 1
@@ -87,11 +88,7 @@ def frame_array(src: bytes, runner: Any) -> np.ndarray:
         lo, hi = (-(1 << (bits - 1)), (1 << (bits - 1)) - 1) if signed else (0, (1 << bits) - 1)
         if arr.size and (int(arr.max()) > hi or (signed and int(arr.min()) < lo)):
             arr = sample_values(src, bits, signed).astype(dtype)
-    if spp == 1:
-        return arr.reshape(rows, columns)
-    if int(getattr(runner, "planar_configuration", 0) or 0):
-        return np.ascontiguousarray(arr.reshape(spp, rows, columns).transpose(1, 2, 0))
-    return arr.reshape(rows, columns, spp)
+    return frame_shape(arr, runner)
 
 
 def encode_plan(uid: str, runner: Any, arr: np.ndarray) -> tuple[EncodeSettings, LossyTarget | None]:
