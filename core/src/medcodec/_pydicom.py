@@ -155,7 +155,7 @@ def transfer_syntax(uid_str: str, *, name: str = "", keyword: str = "") -> UID:
 
 def _coders(uid: UID, spec: CodecSpec | None = None) -> Iterator[tuple[Any, bool]]:
     """Yield (coder, is_decoder) for the tables a spec uses, creating coders pydicom lacks."""
-    tables = (
+    tables: tuple[tuple[dict[Any, Any], type[Any], bool], ...] = (
         (_decoders._PIXEL_DATA_DECODERS, _decoders.Decoder, True),
         (_encoders._PIXEL_DATA_ENCODERS, _encoders.Encoder, False),
     )

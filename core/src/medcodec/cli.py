@@ -63,7 +63,7 @@ def plugins_report(include_all: bool = True) -> list[dict[str, Any]]:
     from medcodec._plugins import hook_names, install, plugin_records
 
     install()
-    report = []
+    report: list[dict[str, Any]] = []
     for record in plugin_records():
         codecs = []
         for spec in record.codecs:

@@ -15,8 +15,12 @@ from collections import defaultdict
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import click
+
+if TYPE_CHECKING:
+    from pydicom import Dataset
 
 
 @dataclass
@@ -32,7 +36,7 @@ class CodecTally:
     failures: list[str] = field(default_factory=list)
 
 
-def sample_datasets(corpus: Path | None, limit: int) -> Iterator[tuple[str, object]]:
+def sample_datasets(corpus: Path | None, limit: int) -> Iterator[tuple[str, Dataset]]:
     """(label, dataset) for pydicom's example images, then up to ``limit`` native images of ``corpus``."""
     import pydicom
     from pydicom import examples
@@ -71,7 +75,7 @@ def run_demo(corpus: Path | None, limit: int) -> dict[str, CodecTally]:
     import copy
 
     from pydicom import dcmread
-    from pydicom.pixels import pixel_array
+    from pydicom.pixels.utils import pixel_array
 
     import medcodec
     from medcodec.pipeline import compress

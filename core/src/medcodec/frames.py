@@ -28,7 +28,7 @@ def encode_frames(ds: Dataset, uid: Any, arr: np.ndarray, *, encoding_plugin: st
     """Like ``ds.compress(uid, arr, generate_instance_uid=False, ...)``, with frames encoded in parallel."""
     from pydicom.dataset import FileMetaDataset
     from pydicom.encaps import encapsulate, encapsulate_extended
-    from pydicom.pixels import get_encoder
+    from pydicom.pixels.encoders.base import get_encoder
     from pydicom.pixels.utils import as_pixel_options
     from pydicom.valuerep import VR
 
@@ -60,7 +60,7 @@ def encode_frames(ds: Dataset, uid: Any, arr: np.ndarray, *, encoding_plugin: st
 
 def decode_frames(ds: Dataset, *, jobs: int = 0, **options: Any) -> np.ndarray:
     """``ds.pixel_array`` with the frames decoded in parallel (same values, same shape)."""
-    from pydicom.pixels import pixel_array
+    from pydicom.pixels.utils import pixel_array
 
     frames = int(ds.get("NumberOfFrames", 1) or 1)
     jobs = jobs or default_jobs()

@@ -48,7 +48,7 @@ def encode_frame(src: bytes, runner: EncodeRunner) -> bytes:
     lossy = uid == JPEG2000 and bool(psnr or runner.get_option("j2k_cr", None))
     try:
         return bytes(imagecodecs.jpeg2k_encode(
-            arr, level=float(psnr[0]) if lossy and psnr else 0, codecformat="J2K", reversible=not lossy,
+            arr, level=round(float(psnr[0])) if lossy and psnr else 0, codecformat="J2K", reversible=not lossy,
             bitspersample=bits, resolutions=resolutions, mct=False, numthreads=1))
     except Exception as exc:  # imagecodecs raises its own error classes
         raise EncodeError(name, uid, str(exc)) from exc

@@ -43,8 +43,9 @@ def _stored_pattern(src: bytes, bits_stored: int, signed: bool) -> bytes:
 
     if not signed or bits_stored in (8, 16):
         return src
-    dtype = np.uint8 if bits_stored <= 8 else np.dtype("<u2")
-    return (np.frombuffer(src, dtype=dtype) & ((1 << bits_stored) - 1)).astype(dtype).tobytes()
+    values = np.frombuffer(src, dtype=np.uint8 if bits_stored <= 8 else np.dtype("<u2"))
+    mask = np.array((1 << bits_stored) - 1, dtype=values.dtype)
+    return bytes(np.bitwise_and(values, mask).tobytes())
 
 
 def _charls_encode(src: bytes, near: int, runner: EncodeRunner) -> bytes:

@@ -246,12 +246,13 @@ class CodecConformance:
         manifest = directory / MANIFEST
         if request.config.getoption("--medcodec-regen-golden", default=False):
             codec, frames = load_manifest(directory)
-            data = {"codec": codec, "frames": []}
+            entries: list[dict[str, Any]] = []
+            data = {"codec": codec, "frames": entries}
             for frame in frames:
                 stream = (directory / frame.file).read_bytes()
                 entry = dict(frame.__dict__, stream_sha256=sha256(stream),
                              pixels_sha256=sha256(decode_golden(frame, stream, spec.transfer_syntax)))
-                data["frames"].append(entry)
+                entries.append(entry)
             manifest.write_text(json.dumps(data, indent=1) + "\n")
             pytest.fail(f"golden MANIFEST for '{spec.name}' regenerated; review the diff and run again")
         assert manifest.is_file(), f"golden manifest {manifest} is missing"
