@@ -57,8 +57,10 @@ struct Histogram {
 
 fn histogram(words: &[u16]) -> Histogram {
     // Two interleaved tables avoid store-to-load stalls on runs of the same symbol.
-    let mut a = vec![0u32; MAX_SYMBOLS];
-    let mut b = vec![0u32; MAX_SYMBOLS];
+    // Sized by the largest word (a vectorised pass): small alphabets then need small, cheap tables.
+    let size = words.iter().copied().max().map_or(1, |m| m as usize + 1);
+    let mut a = vec![0u32; size];
+    let mut b = vec![0u32; size];
     let mut pairs = words.chunks_exact(2);
     for p in &mut pairs {
         a[p[0] as usize] += 1;

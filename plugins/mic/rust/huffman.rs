@@ -111,11 +111,11 @@ pub fn encode(words: &[u16]) -> Result<Vec<u8>> {
     if words.is_empty() || words.len() > u32::MAX as usize {
         return invalid("Huffman input must hold 1 to 2^32-1 words");
     }
-    let mut histogram = vec![0u64; 1 << 16];
-    let mut max_word = 0u16;
+    // Sized by the largest word (a vectorised pass): small alphabets then need small, cheap tables.
+    let max_word = words.iter().copied().max().unwrap_or(0);
+    let mut histogram = vec![0u64; max_word as usize + 1];
     for &w in words {
         histogram[w as usize] += 1;
-        max_word = max_word.max(w);
     }
     let depth = bit_len16(max_word);
     if depth == 0 {
