@@ -12,7 +12,7 @@
 //! middle of the range): it is coded as a row whose "row above" is constant and whose predictor
 //! ignores that row, so every row goes through the same loops.
 
-use super::context::{self, BUCKETS, FIRST_ROW_BUCKET, MAX_GROUPS};
+use super::context::{self, BUCKETS, FIRST_ROW_BUCKET};
 use super::format::StripHeader;
 use super::predict::{self, with_predictor, Predict, Predictor};
 use super::tans::{self, DecodeEntry, DecodeTable, EncodeTable, L, PREC};
@@ -317,7 +317,7 @@ fn decode_row<P: Predict, const CHECKED: bool>(
     data: &[u8],
     pos: &mut usize,
     states: &mut [u32; LANES],
-    tables: &[DecodeTable; MAX_GROUPS],
+    tables: &[DecodeTable],
     groups: &[u8],
     depth: Depth,
     cur: &mut [u16],
@@ -326,7 +326,7 @@ fn decode_row<P: Predict, const CHECKED: bool>(
 ) -> Result<()> {
     let w = cur.len();
     let (groups, z_above, up) = (&groups[..w], &mut z_above[..w], &up[..w]);
-    let table = |g: u8| &tables[g as usize & (MAX_GROUPS - 1)];
+    let table = |g: u8| &tables[g as usize]; // g < tables.len(): StripHeader::parse checked the map
     let mut s = *states;
     let mut at = *pos;
     let b0 = up[0] as i32;
@@ -377,7 +377,7 @@ fn decode_row_any<P: Predict>(
     data: &[u8],
     pos: &mut usize,
     states: &mut [u32; LANES],
-    tables: &[DecodeTable; MAX_GROUPS],
+    tables: &[DecodeTable],
     groups: &[u8],
     depth: Depth,
     cur: &mut [u16],
@@ -443,12 +443,10 @@ fn decode_strip_portable(
     finish: &dyn Fn(&mut [u16]),
 ) -> Result<()> {
     let (header, header_len) = StripHeader::parse(data)?;
-    let mut tables: Box<[DecodeTable; MAX_GROUPS]> = vec![[DecodeEntry::default(); L]; MAX_GROUPS]
-        .into_boxed_slice()
-        .try_into()
-        .unwrap_or_else(|_| unreachable!());
+    // Only the strip's own groups: small frames should not pay for building or clearing 16 tables.
+    let mut tables = vec![[DecodeEntry::default(); L]; header.freqs.len()];
     for (table, freq) in tables.iter_mut().zip(&header.freqs) {
-        *table = *tans::decode_table(freq);
+        tans::fill_decode_table(freq, table);
     }
     let payload = &data[header_len..];
     let mut reader = BackwardReader::new(payload)?;

@@ -109,6 +109,12 @@ pub type DecodeTable = [DecodeEntry; L];
 /// Builds the decode table of validated frequencies (see [`validate`]).
 pub fn decode_table(freq: &[u32]) -> Box<DecodeTable> {
     let mut table = Box::new([DecodeEntry::default(); L]);
+    fill_decode_table(freq, &mut table);
+    table
+}
+
+/// Fills `table` with the decode table of validated frequencies (see [`validate`]).
+pub fn fill_decode_table(freq: &[u32], table: &mut DecodeTable) {
     let mut next: Vec<u32> = freq.to_vec();
     for (slot, &symbol) in spread(freq).iter().enumerate() {
         let nx = next[symbol as usize];
@@ -124,7 +130,6 @@ pub fn decode_table(freq: &[u32]) -> Box<DecodeTable> {
             _pad: 0,
         };
     }
-    table
 }
 
 /// Per-token constants of the encoder: a state x emits `k - (x < threshold)` bits.
