@@ -131,3 +131,19 @@ def test_lossy_result_outside_requested_psnr_is_rejected() -> None:
         medcodec.compress(ds, request=medcodec.CompressionRequest(
             codec="jpeg2000", options={"j2k_cr": [40]}, min_psnr=99))
     assert ds.file_meta.TransferSyntaxUID == pydicom.uid.ExplicitVRLittleEndian
+
+
+def test_compressed_ybr_source_keeps_its_stored_values() -> None:
+    """A YBR_FULL RLE source re-encoded losslessly keeps its YBR samples (no silent YBR->RGB rounding)."""
+    matches = [img.path for img in corpus_inventory() if img.path.name == "YBR_FULL-RLE.dcm"]
+    if not matches:
+        pytest.skip("shared/corpus is not present")
+    source = pydicom.dcmread(matches[0])
+    source.pixel_array_options(as_rgb=False)
+    stored = source.pixel_array.copy()
+    ds = pydicom.dcmread(matches[0])
+    report = medcodec.compress(ds, "jpeg_ls_lossless")
+    assert report.verified and not report.lossy
+    assert ds.PhotometricInterpretation == "YBR_FULL"
+    ds.pixel_array_options(as_rgb=False)
+    np.testing.assert_array_equal(ds.pixel_array, stored)

@@ -334,15 +334,11 @@ def decoded_source(ds: Dataset) -> Any:
     a decoded YBR_FULL_422 frame is full resolution, so it is labelled YBR_FULL.
     :raises SourceDecodeError: no decoder for the source's syntax here, or damaged data.
     """
-    from medcodec.pipeline import stored_pixels
+    from medcodec.pipeline import decode_source
 
     source_ts = _source_ts(ds)
     try:
-        if ds.file_meta.TransferSyntaxUID.is_compressed:
-            ds.decompress(generate_instance_uid=False, as_rgb=False)
-            if str(ds.get("PhotometricInterpretation", "")) == "YBR_FULL_422":
-                ds.PhotometricInterpretation = "YBR_FULL"
-        return stored_pixels(ds)
+        return decode_source(ds)
     except (ValueError, RuntimeError, NotImplementedError, AttributeError, KeyError) as exc:
         raise SourceDecodeError(source_ts, f"{type(exc).__name__}: {exc}") from exc
 

@@ -80,8 +80,28 @@ def uncompressed_size(ds: Dataset) -> int:
     """Bytes of the native pixel data: the numerator of the DICOM compression ratio (0028,2112)."""
     frames = int(ds.get("NumberOfFrames", 1) or 1)
     bits = int(ds.BitsAllocated)
-    pixels = int(ds.Rows) * int(ds.Columns) * int(ds.get("SamplesPerPixel", 1)) * frames
+    samples = int(ds.get("SamplesPerPixel", 1))
+    meta = ds.get("file_meta")
+    native = meta is None or "TransferSyntaxUID" not in meta or not meta.TransferSyntaxUID.is_compressed
+    if native and str(ds.get("PhotometricInterpretation", "")) == "YBR_FULL_422":
+        samples = 2  # each pair of pixels shares its two chroma samples: 2 values per pixel, not 3
+    pixels = int(ds.Rows) * int(ds.Columns) * samples * frames
     return (pixels * bits + 7) // 8
+
+
+def decode_source(ds: Dataset) -> np.ndarray:
+    """Decode a compressed source in place, once, and return its stored pixel values.
+
+    pydicom's default decode converts YBR to RGB, a rounding step that a "lossless" result would silently
+    include (up to 160 on YBR_FULL-RLE.dcm); a decoded YBR_FULL_422 frame is full resolution, so it is
+    labelled YBR_FULL.
+    """
+    meta = ds.get("file_meta")
+    if meta is not None and "TransferSyntaxUID" in meta and meta.TransferSyntaxUID.is_compressed:
+        ds.decompress(generate_instance_uid=False, as_rgb=False)
+        if str(ds.get("PhotometricInterpretation", "")) == "YBR_FULL_422":
+            ds.PhotometricInterpretation = "YBR_FULL"
+    return stored_pixels(ds)
 
 
 def stored_pixels(ds: Dataset) -> np.ndarray:
@@ -192,12 +212,9 @@ def _encode_and_verify(
     from medcodec._pydicom import transfer_syntax
 
     uid = transfer_syntax(spec.transfer_syntax)
-    if ds.file_meta.TransferSyntaxUID.is_compressed if "file_meta" in ds.__dict__ and \
-            "TransferSyntaxUID" in ds.file_meta else False:
-        ds.decompress(generate_instance_uid=False)
     # Encode from the decoded array rather than letting pydicom slice frames from PixelData: pydicom 3.0
     # mis-reads odd-length big-endian colour frames (max error 158 measured on SC_rgb_small_odd_big_endian).
-    original = stored_pixels(ds).copy()
+    original = decode_source(ds).copy()
     native_bytes = uncompressed_size(ds)
     # A codec's defaults apply only when nothing was asked for: merging them could combine, say, a default
     # PSNR target with a requested ratio, which JPEG 2000 rejects.
