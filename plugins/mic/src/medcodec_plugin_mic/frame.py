@@ -79,22 +79,24 @@ def parse_header(data: bytes) -> FrameHeader:
 def encode_frame(
     pixels: npt.ArrayLike, *, kind: str = "fse2", signed: bool = False, bits_stored: int = 16
 ) -> bytes:
-    """Encode one frame: try ``kind``, fall back to Huffman, and store raw if nothing is smaller."""
+    """Encode one frame: ``kind`` if it beats raw storage, else Huffman if that does, else raw samples.
+
+    The entropy stages refuse only inputs with nothing to code (e.g. a single repeated word); raw
+    storage is then the lossless answer, not an error.
+    """
     image = as_uint16_image(pixels)
     height, width = image.shape
     max_value = declared_max(image)
     raw = image.astype("<u2").tobytes()
     best_code, best_payload = PIPELINE_RAW, raw
-    failures = []
     for candidate in dict.fromkeys((kind, "huff")):
         try:
             payload = encode_stream(image, candidate, max_value)
-        except MicCodecError as exc:
-            failures.append(str(exc))
-            continue
-        if len(payload) < len(best_payload):
+        except MicCodecError:
+            continue  # this stage cannot code the image: try the next one
+        if len(payload) < len(raw):
             best_code, best_payload = _PIPELINES[candidate], payload
-        break
+            break
     flags = (FLAG_SIGNED if signed else 0) | (FLAG_8BIT if bits_stored <= 8 else 0)
     header = _HEADER.pack(
         MAGIC, VERSION, best_code, flags, bits_stored, width, height, max_value, 0, len(best_payload)
