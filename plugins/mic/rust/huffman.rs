@@ -401,6 +401,10 @@ pub fn decode(data: &[u8], max_words: usize) -> Result<Vec<u16>> {
     if count > max_words {
         return corrupt(format!("Huffman stream claims {count} words, more than the image can use ({max_words})"));
     }
+    // Every word takes at least one bit: a larger count cannot be genuine (and must not allocate).
+    if count > r.total_bits() {
+        return corrupt(format!("Huffman stream claims {count} words but holds only {} bits", r.total_bits()));
+    }
     let mut bits = BitWindow::at(data, r.position());
     let mut out = vec![0u16; count];
     let mut done = 0;

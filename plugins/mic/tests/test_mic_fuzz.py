@@ -47,3 +47,11 @@ def test_huge_declared_sizes_fail_fast() -> None:
         decode_stream(b"\x00\x00\x00\x10" + b"\x00" * 60, 40000, 40000, "huff")
     with pytest.raises(MicCodecError, match="too large"):
         decode_stream(b"\xff\x02" + b"\x00" * 40, 1 << 20, 1 << 20, "fse2")
+
+
+def test_huffman_count_larger_than_the_stream_is_refused() -> None:
+    # count 10^9, max value 15 (4-bit symbols), max code length 1, two entries: symbols 15 and 3
+    # (0xF3), code lengths 1 and 1 (two bits: 0b11), then a few payload bytes.
+    header = (10**9).to_bytes(4, "big") + (15).to_bytes(2, "big") + bytes([1]) + (2).to_bytes(2, "big")
+    with pytest.raises(MicCodecError, match="claims 1000000000 words but holds only"):
+        decode_stream(header + b"\xf3\xc0" + b"\x55" * 16, 30000, 30000, "huff")
