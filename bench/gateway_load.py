@@ -99,6 +99,8 @@ def main() -> int:
     parser.add_argument("--instances", type=int, default=500, help="instances per association")
     parser.add_argument("--associations", type=int, default=8, help="concurrent associations")
     parser.add_argument("--timeout", type=float, default=900, help="give up after this many seconds")
+    parser.add_argument("--workers", type=int, default=2, help="gateway codec worker processes")
+    parser.add_argument("--forward-associations", type=int, default=2, help="gateway -> Orthanc associations")
     parser.add_argument("--json", type=Path, help="also write the report here")
     parser.add_argument("--keep", action="store_true", help="keep the temporary folder (logs, Orthanc storage)")
     args = parser.parse_args()
@@ -133,7 +135,9 @@ def main() -> int:
         with (work / "gateway.log").open("wb") as log:
             gateway = subprocess.Popen([sys.executable, "-m", "medcodec.cli", "gateway", "--listen",
                                         f"127.0.0.1:{port}", "--forward", f"ORTHANC@127.0.0.1:{orthanc.dicom_port}",
-                                        "--spool", str(work / "spool"), "--profile", "diagnostic"],
+                                        "--spool", str(work / "spool"), "--profile", "diagnostic",
+                                        "--workers", str(args.workers),
+                                        "--forward-associations", str(args.forward_associations)],
                                        stdout=log, stderr=subprocess.STDOUT, env=env)
         deadline = time.monotonic() + 60
         while True:
@@ -185,6 +189,8 @@ def main() -> int:
         report = {
             "instances_requested": total,
             "associations": args.associations,
+            "gateway_workers": args.workers,
+            "forward_associations": args.forward_associations,
             "accepted_by_gateway": len(sent),
             "send_errors": errors[:20],
             "send_seconds": round(send_seconds, 2),
