@@ -35,12 +35,10 @@ pub fn row_buckets(above: &[u16], out: &mut [u8]) {
         return;
     }
     out[0] = bucket(3 * above[0] as u32 + above[1] as u32);
-    for ((o, n), (nw, ne)) in out[1..w - 1]
-        .iter_mut()
-        .zip(&above[1..w - 1])
-        .zip(above.iter().zip(&above[2..]))
-    {
-        *o = bucket(2 * *n as u32 + *nw as u32 + *ne as u32);
+    // Three equal-length views (left, centre, right neighbours) so the loop vectorises.
+    let (left, centre, right) = (&above[..w - 2], &above[1..w - 1], &above[2..]);
+    for (i, o) in out[1..w - 1].iter_mut().enumerate() {
+        *o = bucket(2 * centre[i] as u32 + left[i] as u32 + right[i] as u32);
     }
     out[w - 1] = bucket(3 * above[w - 1] as u32 + above[w - 2] as u32);
 }

@@ -10,16 +10,17 @@ pub const TOKENS: usize = 64;
 /// Values below this are coded directly as their own token.
 const DIRECT: u32 = 16;
 
-/// Splits `z` (< 65536) into (token, number of raw bits, raw bits).
+/// Splits `z` (< 65536) into (token, number of raw bits, raw bits). Written with selects rather than
+/// an early return: which side a residual falls on is unpredictable on noisy images.
 #[inline(always)]
 pub fn split(z: u32) -> (u32, u32, u32) {
-    if z < DIRECT {
-        return (z, 0, 0);
-    }
-    let exponent = 31 - z.leading_zeros(); // 4..=15
-    let raw_bits = exponent - 2;
+    let exponent = 31 - (z | 1).leading_zeros(); // 4..=15 when z >= 16
+    let raw_bits = exponent.saturating_sub(2);
     let top = (z >> raw_bits) & 3;
-    (DIRECT + (exponent - 4) * 4 + top, raw_bits, z & ((1 << raw_bits) - 1))
+    let big = z >= DIRECT;
+    let token = if big { DIRECT + (exponent.wrapping_sub(4) << 2) + top } else { z };
+    let raw_bits = if big { raw_bits } else { 0 };
+    (token, raw_bits, z & ((1 << raw_bits) - 1))
 }
 
 /// The smallest value of `token` and the number of raw bits that follow it.
