@@ -90,3 +90,15 @@ def test_queue_backs_off_exponentially_and_gives_up_into_failed(tmp_path: Path) 
     queue.retry(item, "peer down")
     assert queue.counts() == {"pending": 0, "committing": 0, "failed": 1}
     assert json.loads((tmp_path / "failed" / (item.path.name + ".json")).read_text())["attempts"] == 3
+
+
+def test_gateway_command_rejects_a_bad_destination_clearly(tmp_path: Path) -> None:
+    from click.testing import CliRunner
+    from medcodec.pacs.commands import gateway
+
+    result = CliRunner().invoke(gateway, ["--listen", "127.0.0.1:1", "--forward", "orthanc",
+                                          "--spool", str(tmp_path)])
+    assert result.exit_code == 2
+    assert "'orthanc' is not a peer address; write it as AE@HOST:PORT" in result.output
+    result = CliRunner().invoke(gateway, ["--listen", "nowhere", "--spool", str(tmp_path)])
+    assert result.exit_code == 2 and "'nowhere' is not HOST:PORT" in result.output

@@ -56,23 +56,19 @@ def _logging(verbose: bool) -> None:
 def gateway(listen: str, ae_title: str, forward: str | None, policy_file: str | None, profile: str,
             no_compress: bool, store: Path | None, spool: Path, fallback: str, retry_base: float,
             retry_max: float, max_attempts: int | None, workers: int, forward_associations: int,
-            codec_timeout: float,
-            storage_commitment: bool, verbose: bool) -> None:
+            codec_timeout: float, storage_commitment: bool, verbose: bool) -> None:
     """Storage gateway: C-STORE SCP -> policy -> verify -> store -> forward (queued, retried)."""
     from medcodec.pacs.gateway import Gateway, GatewayConfig
     from medcodec.pacs.negotiation import Peer
 
     _logging(verbose)
-    import faulthandler
-
-    faulthandler.enable()  # a crash in a native codec leaves a Python traceback in the log
-    faulthandler.register(signal.SIGUSR1, all_threads=True)  # kill -USR1 <pid>: dump every thread's stack
     host, port = _listen(listen)
     _use_policy(policy_file)
     try:
         peer = Peer.parse(forward) if forward else None
     except ValueError as exc:
         raise click.BadParameter(str(exc), param_hint="--forward") from None
+    _crash_dumps()
     config = GatewayConfig(listen_port=port, listen_host=host, ae_title=ae_title, forward=peer, store=store,
                            spool=spool, profile=profile, compress=not no_compress,
                            chain=tuple(fallback.split(",")), retry_base=retry_base, retry_max=retry_max,
@@ -92,6 +88,18 @@ def gateway(listen: str, ae_title: str, forward: str | None, policy_file: str | 
         status = gw.status()
         gw.stop()
         click.echo(json.dumps(status), err=True)
+
+
+def _crash_dumps() -> None:
+    """A crash in a native codec leaves a Python traceback in the log; ``kill -USR1 <pid>`` dumps all threads."""
+    import faulthandler
+    import io
+
+    try:
+        faulthandler.enable()
+        faulthandler.register(signal.SIGUSR1, all_threads=True)
+    except (io.UnsupportedOperation, ValueError, AttributeError):  # stderr is not a real file (tests, IDEs)
+        pass
 
 
 def _use_policy(policy: str | None) -> None:

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import logging
 import threading
+import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from io import BytesIO
@@ -41,6 +42,8 @@ if TYPE_CHECKING:
 
 log = logging.getLogger("medcodec.pacs")
 
+#: Seconds without probing a destination that could not be reached.
+PROBE_BACKOFF = 30.0
 SUCCESS = 0x0000
 OUT_OF_RESOURCES = 0xA700
 CANNOT_UNDERSTAND = 0xC000
@@ -103,6 +106,7 @@ class Gateway:
         self.forwarder = (Forwarder(config.forward, config.ae_title, self.chain, self.cache, extra=codecs)
                           if config.forward else None)
         self._probe_lock = threading.Lock()
+        self._probe_after = 0.0
         self.pool = CodecPool(config.workers, timeout=config.codec_timeout, policy=config.policy)
         self._server: Any = None
         self._workers: list[QueueWorker] = []
@@ -226,12 +230,13 @@ class Gateway:
         if accepted is None:
             with self._probe_lock:
                 accepted = self.forwarder.accepted(sop_class)
-                if accepted is None:
+                if accepted is None and time.monotonic() >= self._probe_after:
                     try:
                         self.forwarder.probe([sop_class])
                     except (AssociationFailed, OSError) as exc:
+                        self._probe_after = time.monotonic() + PROBE_BACKOFF  # the peer is down: don't
                         log.info("could not ask %s what it accepts (%s); compressing without that",
-                                 self.forwarder.peer, exc)
+                                 self.forwarder.peer, exc)  # stall every instance on a probe
                     accepted = self.forwarder.accepted(sop_class)
         return accepted
 
