@@ -102,3 +102,30 @@ def test_gateway_command_rejects_a_bad_destination_clearly(tmp_path: Path) -> No
     assert "'orthanc' is not a peer address; write it as AE@HOST:PORT" in result.output
     result = CliRunner().invoke(gateway, ["--listen", "nowhere", "--spool", str(tmp_path)])
     assert result.exit_code == 2 and "'nowhere' is not HOST:PORT" in result.output
+
+
+def test_codec_pool_survives_a_crashing_worker_and_a_hanging_one() -> None:
+    """A segfault in a codec worker (CPython's own crash helper) and a codec that does not return in time.
+
+    The pool calls ``function(job)``; here ``job`` is the helper's argument rather than a :class:`Job`.
+    """
+    import faulthandler
+
+    from medcodec.pacs.isolation import CodecPool
+
+    crashing = CodecPool(1, timeout=60, function=faulthandler._sigsegv)  # type: ignore[attr-defined]
+    try:
+        outcome = crashing.run(0)  # type: ignore[arg-type]  # _sigsegv(0): SIGSEGV in the worker
+    finally:
+        crashing.close()
+    assert outcome.kind == "failed" and "crashed its worker process twice" in outcome.message
+    assert crashing.crashes == 2
+
+    hanging = CodecPool(1, timeout=1.0, function=time.sleep)  # type: ignore[arg-type]
+    started = time.monotonic()
+    try:
+        outcome = hanging.run(20)  # type: ignore[arg-type]  # sleeps 20 s; the limit is 1 s
+    finally:
+        hanging.close()
+    assert outcome.kind == "failed" and "exceeded 1 s" in outcome.message and hanging.timeouts == 1
+    assert time.monotonic() - started < 15

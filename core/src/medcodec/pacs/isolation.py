@@ -17,6 +17,7 @@ import threading
 from concurrent.futures import ProcessPoolExecutor
 from concurrent.futures import TimeoutError as FutureTimeout
 from concurrent.futures.process import BrokenProcessPool
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from io import BytesIO
 from typing import Any
@@ -94,8 +95,9 @@ def _init_worker(policy: str | None) -> None:
 class CodecPool:
     """Runs :func:`compress_instance` in ``workers`` processes (0: in-process, serialised)."""
 
-    def __init__(self, workers: int, *, timeout: float = 120.0, policy: str | None = None) -> None:
-        self.workers, self.timeout, self.policy = workers, timeout, policy
+    def __init__(self, workers: int, *, timeout: float = 120.0, policy: str | None = None,
+                 function: Callable[[Any], Outcome] = compress_instance) -> None:
+        self.workers, self.timeout, self.policy, self.function = workers, timeout, policy, function
         self._lock = threading.Lock()
         self._pool: ProcessPoolExecutor | None = None
         self.crashes = 0
@@ -121,11 +123,11 @@ class CodecPool:
     def run(self, job: Job) -> Outcome:
         if self.workers <= 0:
             with self._lock:
-                return compress_instance(job)
+                return self.function(job)
         for attempt in (1, 2):
             pool = self._executor()
             try:
-                return pool.submit(compress_instance, job).result(timeout=self.timeout)
+                return pool.submit(self.function, job).result(timeout=self.timeout)
             except BrokenProcessPool:
                 self.crashes += 1
                 self._discard(pool, kill=False)
@@ -134,9 +136,9 @@ class CodecPool:
             except FutureTimeout:
                 self.timeouts += 1
                 self._discard(pool, kill=True)
-                return Outcome("failed", _uid(job.raw), f"compression exceeded {self.timeout:g} s; "
+                return Outcome("failed", _uid(job), f"compression exceeded {self.timeout:g} s; "
                                                         "forwarding the original unchanged")
-        return Outcome("failed", _uid(job.raw), "the codec crashed its worker process twice; "
+        return Outcome("failed", _uid(job), "the codec crashed its worker process twice; "
                                                 "forwarding the original unchanged")
 
     def in_process_guard(self) -> Any:
@@ -153,10 +155,10 @@ class CodecPool:
             pool.shutdown(wait=True, cancel_futures=True)
 
 
-def _uid(raw: bytes) -> str:
+def _uid(job: Job) -> str:
     from pydicom import dcmread
 
     try:
-        return str(dcmread(BytesIO(raw), stop_before_pixels=True).SOPInstanceUID)
+        return str(dcmread(BytesIO(job.raw), stop_before_pixels=True).SOPInstanceUID)
     except Exception:  # noqa: BLE001 - only used for a log line
         return "(unreadable)"
