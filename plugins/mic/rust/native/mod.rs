@@ -2,8 +2,9 @@
 //! Lossless"). Not stream-compatible with the reference MIC; the frame format is specified in
 //! docs/codecs/mic-native.md and implemented in `format`.
 //!
-//! Pipeline per frame: sign flip to offset binary -> either an offset (subtract the minimum) or
-//! sparse-histogram packing (code the rank of each value among the values used) -> strips of about
+//! Pipeline per frame: sign flip to offset binary -> either an offset (subtract the first value after
+//! the largest gap, circularly) or sparse-histogram packing (code the rank of each value among the
+//! values used) -> strips of about
 //! half a megapixel -> per strip: MED or least-squares LS4 prediction, residual modulo 2^bits,
 //! zigzag, token + raw mantissa, contexts from the row above, static tANS with four lanes.
 
