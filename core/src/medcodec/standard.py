@@ -20,7 +20,7 @@ STANDARD_CODECS = (
               bits_stored=_J2K_BITS, decoder=False, colour_photometric="YBR_RCT"),
     CodecSpec("jpeg2000", "1.2.840.10008.1.2.4.91", False, "medcodec.adapters.jpeg2000", DIST,
               "JPEG 2000 lossy (irreversible 9/7), OpenJPEG via pylibjpeg-openjpeg",
-              bits_stored=_J2K_BITS, lossy_method="ISO_15444_1", default_options={"j2k_psnr": [60]}, decoder=False,
+              bits_stored=_J2K_BITS, lossy_method="ISO_15444_1", default_options={"j2k_cr": [10]}, decoder=False,
               colour_photometric="YBR_ICT",
               options={"j2k_cr": "list of compression ratios per quality layer",
                        "j2k_psnr": "list of PSNR targets per quality layer (dB)"}),
