@@ -178,3 +178,37 @@ def test_codec_that_throws_forwards_the_original(site_codec: str, orthanc: Any, 
     failure = [r.getMessage() for r in caplog.records if "compression failed" in r.getMessage()]
     assert failure and uid in failure[0] and "exploded" in failure[0]
     assert str(source.PatientName) not in caplog.text and str(source.get("PatientID", "@@")) not in caplog.text
+
+
+# pynetdicom 3.0.4 leaves the socket of a refused connection unclosed (a ResourceWarning from its transport).
+@pytest.mark.filterwarnings("ignore::ResourceWarning", "ignore::pytest.PytestUnraisableExceptionWarning")
+def test_htj2k_made_while_the_peer_was_unknown_is_transcoded_for_orthanc(
+        orthanc_factory: Any, images: dict[str, Path], tmp_path: Path, helpers: Any, storescu: Any) -> None:
+    """Ingest while the PACS is down: the policy picks HTJ2K; at forward time Orthanc refuses it (verified by
+    the capability cache) and receives a standard lossless syntax with identical pixels."""
+    from medcodec._pydicom import coder_status
+
+    htj2k = "1.2.840.10008.1.2.4.202"
+    try:
+        available, missing = coder_status(medcodec.get_codec("htj2k_lossless_rpcl"))
+    except medcodec.UnknownCodecError:
+        available, missing = False, ["the htj2k plugin is not installed"]
+    if not available:
+        pytest.skip(f"HTJ2K encoder not usable here: {'; '.join(missing)}")
+    port = helpers.free_port()
+    files = [images["CT"], images["MR"]]
+    uids = {str(dcmread(f, stop_before_pixels=True).SOPInstanceUID): f for f in files}
+    with _gateway(tmp_path, type("Down", (), {"dicom_port": port})(), helpers, store=tmp_path / "store") as gw:
+        storescu(gw.port, files)
+        kept = {str(dcmread(p, stop_before_pixels=True).file_meta.TransferSyntaxUID)
+                for p in (tmp_path / "store").rglob("*.dcm")}
+        assert kept == {htj2k}
+        peer = orthanc_factory("late", dicom_port=port)
+        client = OrthancClient(peer.url)
+        stored = _arrived(client, set(uids), helpers)
+    for uid, ds in stored.items():
+        ts = str(ds.file_meta.TransferSyntaxUID)
+        assert not ts.startswith("1.2.840.10008.1.2.4.20") and ts in set(client.accepted_transfer_syntaxes())
+        assert np.array_equal(ds.pixel_array, helpers.pixels(uids[uid]))
+    caps = json.loads((tmp_path / "spool" / "capabilities.json").read_text())
+    assert all(htj2k in v["refused"] for v in caps[f"ORTHANC@127.0.0.1:{port}"].values())

@@ -69,9 +69,8 @@ def test_storage_commitment_purges_local_copies_only_after_orthanc_commits(
         client = OrthancClient(orthanc.url)
         helpers.wait_for(lambda: uids <= set(client.sop_instance_uids()), 60, "the instances in Orthanc")
         # Orthanc confirms on a new association (N-EVENT-REPORT); only then are the local copies purged.
-        helpers.wait_for(lambda: not list((queue / "committing").glob("*.dcm")), 60,
-                         "Orthanc's storage commitment report")
-        assert not list((queue / "pending").glob("*.dcm")) and not list((queue / "failed").glob("*.dcm"))
-        assert gw.committed == len(uids)
+        helpers.wait_for(lambda: gw.committed == len(uids), 60, "Orthanc's storage commitment reports")
+        for folder in ("pending", "committing", "failed"):
+            assert not list((queue / folder).glob("*.dcm")), folder
     log = orthanc.log_path.read_text(errors="replace")
     assert "commitment" in log.lower()
