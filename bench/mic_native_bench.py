@@ -1,6 +1,7 @@
 """MIC Native benchmark: compression ratio and single-thread encode/decode speed next to JPEG-LS
-(pyjpegls / CharLS), JPEG 2000 lossless (pylibjpeg-openjpeg), HTJ2K lossless (imagecodecs / OpenJPH)
-and JPEG-XL lossless effort 3 (imagecodecs / libjxl), all measured in the same run on the same pixels.
+(pyjpegls / CharLS), JPEG 2000 lossless (pylibjpeg-openjpeg), HTJ2K lossless (imagecodecs / OpenJPH),
+the reference-compatible MIC streams (fse2, the same Rust core) and JPEG-XL lossless effort 3
+(imagecodecs / libjxl), all measured in the same run on the same pixels.
 
     uv run python bench/mic_native_bench.py [--runs 3] [--quick] [--markdown] [--json out.json]
 
@@ -84,6 +85,7 @@ def make_codecs() -> list[Codec]:
     import imagecodecs
     import jpeg_ls
     import openjpeg
+    from medcodec_plugin_mic import frame as mic_frame
 
     # JPEG-LS carries the stored bit pattern (BitsStored bits), as DICOM requires; signed samples are
     # sign-extended again after decoding, as pydicom does.
@@ -111,6 +113,10 @@ def make_codecs() -> list[Codec]:
         Codec("HTJ2K", "imagecodecs (OpenJPH)",
               lambda im: imagecodecs.htj2k_encode(im.pixels, reversible=True, tlm=True, resolutions=_resolutions(im)),
               lambda data, im: imagecodecs.htj2k_decode(data)),
+        Codec("MIC fse2", "medcodec mic (reference streams)",
+              lambda im: mic_frame.encode_frame(im.pixels, kind="fse2", signed=im.pixels.dtype.kind == "i",
+                                                bits_stored=im.bits_stored),
+              lambda data, im: mic_frame.decode_frame(data)[1]),
         Codec("JPEG-XL e3", "imagecodecs (libjxl)",
               lambda im: imagecodecs.jpegxl_encode(_jxl_input(im), lossless=True, effort=3,
                                                    bitspersample=im.bits_stored, numthreads=1),
