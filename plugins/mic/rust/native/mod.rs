@@ -221,6 +221,7 @@ pub fn encode(samples: &[u16], width: usize, height: usize, opts: &EncodeOptions
     let encoded = parallel(jobs, opts.threads, |(chunk, rows)| {
         strips::encode_strip(chunk, width, rows, depth, opts.predictor)
     });
+    drop(coded); // the coded copy of the image is no longer needed: keeps the peak below 2x the image
     let header = FrameHeader {
         flags,
         bits_stored: opts.bits_stored,
@@ -235,7 +236,7 @@ pub fn encode(samples: &[u16], width: usize, height: usize, opts: &EncodeOptions
     let mut out = Vec::with_capacity(encoded.iter().map(Vec::len).sum::<usize>() + 64);
     header.write(&mut out);
     for strip in encoded {
-        out.extend_from_slice(&strip);
+        out.extend_from_slice(&strip); // each strip is freed once copied
     }
     Ok(out)
 }
