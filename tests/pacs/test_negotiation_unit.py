@@ -102,6 +102,9 @@ def test_gateway_command_rejects_a_bad_destination_clearly(tmp_path: Path) -> No
     assert "'orthanc' is not a peer address; write it as AE@HOST:PORT" in result.output
     result = CliRunner().invoke(gateway, ["--listen", "nowhere", "--spool", str(tmp_path)])
     assert result.exit_code == 2 and "'nowhere' is not HOST:PORT" in result.output
+    result = CliRunner().invoke(gateway, ["--listen", "127.0.0.1:1", "--spool", str(tmp_path)])
+    assert result.exit_code == 2
+    assert "Give --forward AE@HOST:PORT and/or --store DIR" in result.output
 
 
 def test_codec_pool_survives_a_crashing_worker_and_a_hanging_one() -> None:
@@ -129,3 +132,10 @@ def test_codec_pool_survives_a_crashing_worker_and_a_hanging_one() -> None:
         hanging.close()
     assert outcome.kind == "failed" and "exceeded 1 s" in outcome.message and hanging.timeouts == 1
     assert time.monotonic() - started < 15
+
+
+def test_gateway_refuses_to_keep_instances_nowhere(tmp_path: Path) -> None:
+    from medcodec.pacs.gateway import Gateway, GatewayConfig
+
+    with pytest.raises(ValueError, match="needs a destination .* or a local store"):
+        Gateway(GatewayConfig(listen_port=1, spool=tmp_path))

@@ -68,6 +68,9 @@ def gateway(listen: str, ae_title: str, forward: str | None, policy_file: str | 
         peer = Peer.parse(forward) if forward else None
     except ValueError as exc:
         raise click.BadParameter(str(exc), param_hint="--forward") from None
+    if peer is None and store is None:
+        raise click.UsageError("Give --forward AE@HOST:PORT and/or --store DIR: a gateway that keeps instances "
+                               "nowhere would answer Success and lose them.")
     _crash_dumps()
     config = GatewayConfig(listen_port=port, listen_host=host, ae_title=ae_title, forward=peer, store=store,
                            spool=spool, profile=profile, compress=not no_compress,

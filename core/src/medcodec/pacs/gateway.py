@@ -94,6 +94,9 @@ class Gateway:
         from medcodec._plugins import install
 
         install()
+        if config.forward is None and config.store is None:
+            raise ValueError("The gateway needs a destination (forward) or a local store (store): otherwise "
+                             "it would answer Success for instances it keeps nowhere.")
         self.config = config
         config.spool.mkdir(parents=True, exist_ok=True)
         self.queue = ForwardQueue(config.spool / "queue", base_delay=config.retry_base,
