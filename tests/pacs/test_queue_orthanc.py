@@ -74,3 +74,24 @@ def test_storage_commitment_purges_local_copies_only_after_orthanc_commits(
             assert not list((queue / folder).glob("*.dcm")), folder
     log = orthanc.log_path.read_text(errors="replace")
     assert "commitment" in log.lower()
+
+
+@pytest.mark.filterwarnings("ignore::ResourceWarning", "ignore::pytest.PytestUnraisableExceptionWarning")
+def test_sender_is_told_out_of_resources_when_the_queue_cannot_be_written(
+        images: dict[str, Path], tmp_path: Path, helpers: Any, dcmtk: Any,
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    from medcodec.pacs.forward_queue import ForwardQueue
+    from medcodec.pacs.gateway import Gateway, GatewayConfig
+    from medcodec.pacs.negotiation import Peer
+
+    def disk_full(self: ForwardQueue, data: bytes, uid: str) -> None:
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(ForwardQueue, "put", disk_full)  # fault injection: the spool disk is full
+    config = GatewayConfig(listen_port=helpers.free_port(), spool=tmp_path / "spool",
+                           forward=Peer("ORTHANC", "127.0.0.1", helpers.free_port()))
+    with Gateway(config) as gw:
+        result = dcmtk("storescu", "-v", "-aec", "MEDCODEC", "127.0.0.1", str(gw.port), str(images["CT"]))
+        assert gw.received == 0
+    output = (result.stdout + result.stderr).lower()
+    assert "refused: outofresources" in output, output  # DCMTK's wording for 0xA7xx
