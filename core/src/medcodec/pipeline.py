@@ -3,6 +3,11 @@
 ``compress`` is what the CLI, the gateway and users call. It changes ``ds`` only when every step succeeded:
 on any failure the dataset is put back exactly as it was and the error is raised (nothing is ever reported as
 compressed unless it was verified).
+
+Concurrency: use processes, not threads, to compress several datasets at once. Some backends pydicom uses are
+not thread-safe (two threads in pylibjpeg-openjpeg crash the interpreter); the CLI's workers and the gateway's
+codec pool are processes. Within one dataset, ``jobs`` threads are used only for adapters declared
+``thread_safe``.
 """
 
 from __future__ import annotations
