@@ -7,11 +7,12 @@ import subprocess
 import sys
 
 from medcodec import _plugins, hookspecs
+
 from tests.conftest import ROOT
 
 
 def test_generated_docs_are_up_to_date() -> None:
-    done = subprocess.run([sys.executable, str(ROOT / "scripts" / "gen_docs.py"), "--check"], capture_output=True,
+    done = subprocess.run([sys.executable, str(ROOT / "scripts" / "gen_docs.py"), "--check"], check=False, capture_output=True,
                           text=True, timeout=120)
     assert done.returncode == 0, done.stdout + done.stderr
 

@@ -55,7 +55,7 @@ def _python(venv: Path) -> str:
 
 def _run(venv: Path, *args: str, **env: str) -> subprocess.CompletedProcess[str]:
     environment = {k: v for k, v in os.environ.items() if not k.startswith(("MEDCODEC_", "VIRTUAL_ENV"))}
-    return subprocess.run([_python(venv), *args], capture_output=True, text=True, timeout=300,
+    return subprocess.run([_python(venv), *args], check=False, capture_output=True, text=True, timeout=300,
                           env={**environment, **env}, cwd=venv.parent)
 
 
@@ -80,7 +80,7 @@ def test_unmodified_script_round_trips_a_private_codec(fresh_venv: Path, tmp_pat
 
 
 def test_cli_in_the_fresh_venv_lists_the_installed_plugins(fresh_venv: Path) -> None:
-    done = subprocess.run([str(fresh_venv / "bin" / "medcodec"), "plugins", "--json"], capture_output=True,
+    done = subprocess.run([str(fresh_venv / "bin" / "medcodec"), "plugins", "--json"], check=False, capture_output=True,
                           text=True, timeout=120)
     assert done.returncode == 0, done.stderr
     names = {p["name"]: p for p in json.loads(done.stdout)}

@@ -18,7 +18,7 @@ TARGET = "pydicom"
 class _InstallAfterImport:
     """A meta-path finder that only wraps the real loader of the ``pydicom`` package."""
 
-    def find_spec(self, fullname, path=None, target=None):  # noqa: ANN001, ANN201 - stdlib protocol
+    def find_spec(self, fullname, path=None, target=None):
         if fullname != TARGET:
             return None
         # Let the other finders find the real spec; we only wrap its loader.
@@ -35,7 +35,7 @@ class _InstallAfterImport:
             return spec
         original_exec = loader.exec_module
 
-        def exec_module(module):  # noqa: ANN001, ANN202
+        def exec_module(module):
             original_exec(module)
             _remove()
             _install()
@@ -44,11 +44,11 @@ class _InstallAfterImport:
         return spec
 
 
-def _remove():  # noqa: ANN202
+def _remove():
     sys.meta_path[:] = [f for f in sys.meta_path if not isinstance(f, _InstallAfterImport)]
 
 
-def _install():  # noqa: ANN202
+def _install():
     bridge = sys.modules.get("medcodec._pydicom")
     if bridge is not None and not hasattr(bridge, "wire"):
         # medcodec's own bridge is importing pydicom right now; its callers run install() once it is loaded.
@@ -57,7 +57,7 @@ def _install():  # noqa: ANN202
         import medcodec
 
         medcodec.install()
-    except Exception as exc:  # noqa: BLE001 - start-up must never fail because of a plugin
+    except Exception as exc:  # start-up must never fail because of a plugin
         if os.environ.get("MEDCODEC_STRICT_PLUGINS", "") in {"1", "true", "yes"}:
             raise
         import warnings
@@ -65,7 +65,7 @@ def _install():  # noqa: ANN202
         warnings.warn(f"medcodec could not register its codecs with pydicom: {exc!r}", stacklevel=2)
 
 
-def _activate():  # noqa: ANN202
+def _activate():
     if os.environ.get("MEDCODEC_DISABLE_PLUGIN_AUTOLOAD", "").strip().lower() in {"1", "true", "yes", "on"}:
         return
     if TARGET in sys.modules:  # already imported (e.g. a .pth sorted after pydicom's use): install now

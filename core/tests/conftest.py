@@ -10,10 +10,9 @@ import pytest
 
 sys.path.insert(0, str(Path(__file__).parent))
 
-import fakes  # noqa: E402
-
-from medcodec import _plugins  # noqa: E402
-from medcodec.testing import isolated_registry  # noqa: E402
+import fakes
+from medcodec import _plugins
+from medcodec.testing import isolated_registry
 
 
 @pytest.fixture

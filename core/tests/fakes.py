@@ -6,9 +6,8 @@ import zlib
 from types import ModuleType
 from typing import Any
 
-import numpy as np
-
 import medcodec
+import numpy as np
 
 TOY_UID = medcodec.MEDCODEC_UID_ROOT + ".9.1"  # the .9 arc is reserved for tests
 TOY_NAME = "toy_delta_zlib"

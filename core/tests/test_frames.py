@@ -4,10 +4,9 @@ from __future__ import annotations
 
 import copy
 
+import medcodec
 import numpy as np
 import pytest
-
-import medcodec
 from medcodec.frames import decode_frames
 from medcodec.testing import make_dataset
 

@@ -2,11 +2,10 @@
 
 from __future__ import annotations
 
+import medcodec
 import numpy as np
 import pydicom
 import pytest
-
-import medcodec
 from medcodec.testing import make_dataset
 
 

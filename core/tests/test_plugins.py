@@ -8,10 +8,9 @@ import subprocess
 import sys
 
 import fakes
+import medcodec
 import pytest
 from click.testing import CliRunner
-
-import medcodec
 from medcodec import _plugins
 from medcodec.cli import cli
 from medcodec.testing import isolated_registry, make_dataset
@@ -56,9 +55,9 @@ def test_a_plugin_that_fails_to_register_is_disabled_with_a_warning(monkeypatch:
 def test_strict_mode_turns_a_broken_plugin_into_an_error(monkeypatch: pytest.MonkeyPatch) -> None:
     broken = fakes.plugin_module("broken_codec", fakes.TOY_UID, lossless=False)
     monkeypatch.setenv("MEDCODEC_STRICT_PLUGINS", "1")
-    with isolated_registry():
-        with pytest.raises(medcodec.PluginLoadError, match='Error importing plugin "broken": ValueError'):
-            _plugins.register_plugin(broken, "broken")
+    with isolated_registry(), pytest.raises(medcodec.PluginLoadError,
+                                            match='Error importing plugin "broken": ValueError'):
+        _plugins.register_plugin(broken, "broken")
 
 
 def test_unsupported_bit_depth_is_a_clear_error(toy_codec: str) -> None:
@@ -103,7 +102,7 @@ def test_version_and_doctor() -> None:
 
 def test_load_plugins_switch_limits_entry_points() -> None:
     done = subprocess.run(
-        [sys.executable, "-m", "medcodec.cli", "plugins"], capture_output=True, text=True, timeout=120,
+        [sys.executable, "-m", "medcodec.cli", "plugins"], check=False, capture_output=True, text=True, timeout=120,
         env={**os.environ, "MEDCODEC_LOAD_PLUGINS": "standard"})
     assert done.returncode == 0, done.stderr
     assert [p["name"] for p in json.loads(done.stdout)] == ["standard"]
@@ -113,7 +112,7 @@ def test_trace_hooks_prints_hook_calls() -> None:
     code = ("import medcodec\n"
             "from medcodec.testing import make_dataset\n"
             "medcodec.compress(make_dataset(), 'rle_lossless')\n")
-    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120,
+    done = subprocess.run([sys.executable, "-c", code], check=False, capture_output=True, text=True, timeout=120,
                           env={**os.environ, "MEDCODEC_LOAD_PLUGINS": "standard", "MEDCODEC_TRACE_HOOKS": "1"})
     assert done.returncode == 0, done.stderr
     assert "medcodec: call medcodec_select_codec(ds, request)" in done.stderr

@@ -1,5 +1,7 @@
 """The standard DICOM codecs pass the same conformance kit as every plugin codec."""
 
+from typing import ClassVar
+
 from medcodec.testing import CodecConformance
 
 
@@ -22,7 +24,7 @@ class TestJPEG2000Lossless(CodecConformance):
 
 class TestJPEG2000(CodecConformance):
     codec_name = "jpeg2000"
-    encode_options = {"j2k_psnr": [80]}
+    encode_options: ClassVar[dict[str, object]] = {"j2k_psnr": [80]}
     max_abs_error = 64
     decode_error_match = "Unable to decode"
 

@@ -17,11 +17,11 @@ Everything relies on pydicom 3.0's layout; ``check_pydicom_layout()`` fails loud
 from __future__ import annotations
 
 import threading
-from importlib import metadata
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
-from typing import Any
+from importlib import metadata
+from typing import Any, ClassVar
 
 import pydicom.uid as _uid_module
 from pydicom import _uid_dict
@@ -108,7 +108,7 @@ class _UIDShim:
     "UID is not a transfer syntax" or silently write implicit VR. The cost is one dict lookup per UID made.
     """
 
-    encodings: dict[str, tuple[bool, bool]] = {}
+    encodings: ClassVar[dict[str, tuple[bool, bool]]] = {}
     _original_new: Any = None
 
     @classmethod

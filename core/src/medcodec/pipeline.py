@@ -21,7 +21,6 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from medcodec import _plugins
-from medcodec.frames import decode_frames, encode_frames
 from medcodec.errors import (
     CodecUnavailableError,
     EncodeError,
@@ -30,6 +29,7 @@ from medcodec.errors import (
     UnsupportedImageError,
     VerificationError,
 )
+from medcodec.frames import decode_frames, encode_frames
 from medcodec.registry import CodecChoice, CodecSpec, CompressionRequest, EncodeReport, Refusal
 from medcodec.verify import compare
 
@@ -279,7 +279,7 @@ def _verify(
     try:
         decoded = decode_frames(ds, jobs=jobs, as_rgb=False,
                                 decoding_plugin=spec.label if jobs != 1 and spec.decoder else "")
-    except Exception as exc:  # noqa: BLE001 - any decoder failure is a verification failure
+    except Exception as exc:  # any decoder failure is a verification failure
         raise VerificationError(spec.name, spec.transfer_syntax, f"the result does not decode: {exc}",
                                 request.source) from exc
     result = compare(original, decoded)
@@ -351,4 +351,4 @@ def audit_record(
     return record
 
 
-__all__ = ["compress", "choose", "audit_record", "uncompressed_size", "MedcodecError"]
+__all__ = ["MedcodecError", "audit_record", "choose", "compress", "uncompressed_size"]

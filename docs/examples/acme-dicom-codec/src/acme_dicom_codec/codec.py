@@ -11,9 +11,8 @@ from __future__ import annotations
 import struct
 import zlib
 
-import numpy as np
-
 import medcodec
+import numpy as np
 
 MAGIC = b"ACME"
 VERSION = 1
