@@ -6,7 +6,7 @@
 //! distinct symbols for its table, every symbol unique, output not smaller than the input) this
 //! encoder raises the table log or skips the refusal and still writes a valid stream.
 
-use crate::bits::{BackwardReader, LsbWriter, WINDOW_MIN_BITS};
+use crate::bits::{BackwardReader, WINDOW_MIN_BITS};
 use crate::error::{corrupt, invalid, Result};
 
 const MIN_TABLE_LOG: u32 = 5;
@@ -544,26 +544,57 @@ pub fn encode(words: &[u16], n_states: usize) -> Result<Vec<u8>> {
     }
     write_ncount(&norm, table.table_log, &mut out);
 
-    let w = LsbWriter::new(out);
-    let w = match n_states {
-        1 => encode_states::<1>(words, &table, w),
-        2 => encode_states::<2>(words, &table, w),
-        _ => encode_states::<4>(words, &table, w),
-    };
-    Ok(w.finish_with_end_mark())
+    Ok(match n_states {
+        1 => encode_states::<1>(words, &table, out),
+        2 => encode_states::<2>(words, &table, out),
+        _ => encode_states::<4>(words, &table, out),
+    })
+}
+
+/// LSB-first bit sink for the encoder's hot loop: the same bytes as [`LsbWriter`], but written into
+/// a buffer sized up front (no growth check) with a branchless flush (8 bytes stored, the whole
+/// bytes among them kept). Held in a local so its fields stay in registers.
+struct BitSink<'a> {
+    buf: &'a mut [u8],
+    pos: usize,
+    acc: u64,
+    pending: u32,
+}
+
+impl BitSink<'_> {
+    /// Appends the low `n` bits of `value`; `n <= 16`, and at most 56 bits may be pending after it.
+    #[inline(always)]
+    fn put(&mut self, value: u32, n: u32) {
+        debug_assert!(n <= 16 && self.pending + n <= 56);
+        self.acc |= (value as u64 & ((1u64 << n) - 1)) << self.pending;
+        self.pending += n;
+    }
+
+    /// Stores the pending bits and advances past the whole bytes among them (at most 7 bits stay).
+    /// Needs 8 bytes of room at `pos`: the caller sizes `buf` for every bit plus 8 bytes of slack.
+    #[inline(always)]
+    fn flush(&mut self) {
+        self.buf[self.pos..self.pos + 8].copy_from_slice(&self.acc.to_le_bytes());
+        let whole = self.pending & !7; // <= 56 bits, so the shift below stays under 64
+        self.pos += (whole >> 3) as usize;
+        self.acc >>= whole;
+        self.pending &= 7;
+    }
 }
 
 /// Encodes symbol i with state i mod K, walking backwards so the decoder reads forwards, then
-/// writes the final states last-first (the decoder reads state 0 first). `K` is a constant so the
-/// states stay in registers and the K dependency chains interleave; the writer is owned (not
-/// borrowed) for the same reason.
-fn encode_states<const K: usize>(words: &[u16], table: &EncodeTable, mut writer: LsbWriter) -> LsbWriter {
-    let w = &mut writer;
+/// writes the final states last-first (the decoder reads state 0 first) and the end mark. `K` is a
+/// constant so the states stay in registers and the K dependency chains interleave.
+fn encode_states<const K: usize>(words: &[u16], table: &EncodeTable, mut out: Vec<u8>) -> Vec<u8> {
     let tl = table.table_log;
     let (tt, st) = (&table.transforms[..], &table.state_table[..]);
+    let start = out.len();
+    // Every symbol and final state takes at most table_log <= 16 bits; end mark; 8 bytes of slack.
+    out.resize(start + 2 * (words.len() + K) + 1 + 8, 0);
+    let mut w = BitSink { buf: &mut out[start..], pos: 0, acc: 0, pending: 0 };
     let mut states = [1u32 << tl; K];
     #[inline(always)]
-    fn encode_one(state: &mut u32, symbol: u16, tt: &[(i32, u32)], st: &[u32], w: &mut LsbWriter) {
+    fn encode_one(state: &mut u32, symbol: u16, tt: &[(i32, u32)], st: &[u32], w: &mut BitSink) {
         let (find_state, nb_bits_delta) = tt[symbol as usize];
         let nb_bits_out = state.wrapping_add(nb_bits_delta) >> 16;
         w.put(*state, nb_bits_out);
@@ -571,17 +602,26 @@ fn encode_states<const K: usize>(words: &[u16], table: &EncodeTable, mut writer:
     }
     let whole = words.len() - words.len() % K;
     for j in (whole..words.len()).rev() {
-        encode_one(&mut states[j % K], words[j], tt, st, w);
+        encode_one(&mut states[j % K], words[j], tt, st, &mut w);
+        w.flush();
     }
     for chunk in words[..whole].chunks_exact(K).rev() {
         for k in (0..K).rev() {
-            encode_one(&mut states[k], chunk[k], tt, st, w);
+            encode_one(&mut states[k], chunk[k], tt, st, &mut w);
+            if k % 2 == 0 {
+                w.flush(); // at most 7 + 2 x 16 bits were pending
+            }
         }
     }
     for k in (0..K).rev() {
         w.put(states[k], tl);
+        w.flush();
     }
-    writer
+    w.put(1, 1);
+    w.flush();
+    let len = start + w.pos + w.pending.div_ceil(8) as usize;
+    out.truncate(len);
+    out
 }
 
 #[derive(Clone, Copy, Default)]
