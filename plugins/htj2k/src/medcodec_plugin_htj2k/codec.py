@@ -11,8 +11,10 @@ for it (:func:`encode_to_target`, :func:`decode_exact`).
 from __future__ import annotations
 
 import math
+import threading
 from collections.abc import Callable
 from dataclasses import dataclass, replace
+from typing import Any
 
 import numpy as np
 
@@ -69,9 +71,41 @@ class EncodeSettings:
     qstep: float | None = None
 
 
+_openjph_ready = False
+_openjph_lock = threading.Lock()
+
+
+def openjph() -> Any:
+    """imagecodecs, once OpenJPH's one-time set-up has run in one thread; every OpenJPH call comes here.
+
+    OpenJPH 0.26.3 (in imagecodecs 2026.3.6) fills its block-encoder VLC tables (memset, then refill) and
+    picks its wavelet and colour functions when the process creates its first codestreams (encoding or
+    decoding), guarded by a plain bool, not a lock. Threads that start their first codestreams together run
+    it at the same time, and one can encode with tables that another has just cleared: the codestream is
+    corrupt, OpenJPH fails to decode it ("ojph error", which imagecodecs swallows in
+    ``_copy_from_codestream``), and the frame comes back wrong without an exception. The read-ahead does
+    exactly that when a process's first HTJ2K work is a multi-frame dataset. Fixed upstream in OpenJPH 0.27.0
+    (std::call_once, #243). Here the first call codes a tiny image in each mode under a lock, and every other
+    OpenJPH call waits for it.
+    """
+    global _openjph_ready
+    import imagecodecs
+
+    if not _openjph_ready:
+        with _openjph_lock:
+            if not _openjph_ready:
+                sample = np.arange(8 * 8 * 3, dtype=np.uint8).reshape(8, 8, 3)
+                for reversible in (True, False):
+                    stream = imagecodecs.htj2k_encode(sample, None if reversible else 0.01, rgb=True,
+                                                      planar=False, resolutions=1, reversible=reversible)
+                    imagecodecs.htj2k_decode(stream, planar=False)
+                _openjph_ready = True
+    return imagecodecs
+
+
 def encode(arr: np.ndarray, settings: EncodeSettings) -> bytes:
     """One HTJ2K codestream for a (rows, columns) or (rows, columns, samples) integer array."""
-    import imagecodecs
+    imagecodecs = openjph()
 
     if arr.ndim not in (2, 3) or (arr.ndim == 3 and arr.shape[2] not in (1, 3)):
         raise Htj2kCodecError(f"expected (rows, columns[, 3]) samples, got shape {arr.shape}")
@@ -100,7 +134,7 @@ def decode(stream: bytes | bytearray, *, reduce: int = 0, out: np.ndarray | None
     """Decode with OpenJPH; ``reduce`` discards that many resolution levels (each halves both sides) without
     decoding them. Colour is returned interleaved (rows, columns, samples), colour transform undone.
     Irreversible codestreams whose samples reach the ends of their range may wrap: see :func:`decode_exact`."""
-    import imagecodecs
+    imagecodecs = openjph()
 
     try:
         return imagecodecs.htj2k_decode(stream, planar=False, skipres=(reduce, reduce) if reduce else None,
