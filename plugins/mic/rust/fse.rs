@@ -624,13 +624,6 @@ fn encode_states<const K: usize>(words: &[u16], table: &EncodeTable, mut out: Ve
     out
 }
 
-#[derive(Clone, Copy, Default)]
-struct DecodeEntry {
-    new_state: u32,
-    symbol: u16,
-    nb_bits: u8,
-}
-
 /// The decoding table, split in two: per state `new_state << 5 | nb_bits` (4 bytes: the lookup the
 /// next state waits for) and the symbol (2 bytes, off that dependency chain). Measured faster than
 /// one 8-byte entry per state on every golden image, and not only where the 8-byte table (512 KiB at
@@ -647,23 +640,15 @@ impl DecodeTable {
         let e = self.states[state as usize];
         (self.symbols[state as usize], e & 31, e >> 5)
     }
-
-    fn new(entries: &[DecodeEntry]) -> Self {
-        // new_state < 2^17 and nb_bits <= 17 (table log <= 17): both fit side by side.
-        DecodeTable {
-            states: entries.iter().map(|e| e.new_state << 5 | e.nb_bits as u32).collect(),
-            symbols: entries.iter().map(|e| e.symbol).collect(),
-        }
-    }
 }
 
-fn build_decode_table(norm: &[i32], table_log: u32) -> Result<Vec<DecodeEntry>> {
+fn build_decode_table(norm: &[i32], table_log: u32) -> Result<DecodeTable> {
     let size = 1u32 << table_log;
     let Some(spread) = spread_symbols(norm, table_log) else {
         return corrupt("FSE table does not spread evenly");
     };
     let mut next: Vec<u32> = norm.iter().map(|&v| if v == -1 { 1 } else { v.max(0) as u32 }).collect();
-    let mut table = vec![DecodeEntry::default(); size as usize];
+    let mut states = Vec::with_capacity(size as usize);
     for (u, &s) in spread.iter().enumerate() {
         let next_state = next[s as usize];
         next[s as usize] += 1;
@@ -673,16 +658,17 @@ fn build_decode_table(norm: &[i32], table_log: u32) -> Result<Vec<DecodeEntry>> 
         }
         let new_state = (next_state << nb_bits).wrapping_sub(size);
         // Every successor state (new_state + any nb_bits-bit value) must stay inside the table:
-        // the decoders index the table with it unchecked by design.
+        // the decoders index the table with it and rely on it never failing.
         if new_state >= size
             || new_state as u64 + (1u64 << nb_bits) > size as u64
             || (new_state == u as u32 && nb_bits == 0)
         {
             return corrupt("FSE table is inconsistent");
         }
-        table[u] = DecodeEntry { new_state, symbol: s, nb_bits: nb_bits as u8 };
+        // new_state < 2^17 and nb_bits <= 17 (table log <= 17): both fit side by side.
+        states.push(new_state << 5 | nb_bits);
     }
-    Ok(table)
+    Ok(DecodeTable { states, symbols: spread })
 }
 
 /// Most bits one symbol can take (table log <= 17).
@@ -735,7 +721,7 @@ impl<'a> FseWords<'a> {
             (1, 0, data)
         };
         let (norm, table_log, header_len) = read_ncount(rest)?;
-        let table = DecodeTable::new(&build_decode_table(&norm, table_log)?);
+        let table = build_decode_table(&norm, table_log)?;
         let mut reader = BackwardReader::new(&rest[header_len..])?;
         let mut states = [0u32; 4];
         for s in states.iter_mut().take(n_states) {
