@@ -25,38 +25,20 @@ def is_available(uid: str) -> bool:
     return uid == MICLossless and find_spec("numpy") is not None and find_spec("medcodec_plugin_mic._mic") is not None
 
 
-def _frame_index(runner: object) -> int | None:
-    index = getattr(runner, "index", None)
-    return index if isinstance(index, int) else None
-
-
 def encode_frame(src: bytes, runner: EncodeRunner) -> bytes:
-    import numpy as np
     from medcodec import EncodeError
 
     from medcodec_plugin_mic import frame
     from medcodec_plugin_mic.codec import KINDS, MicCodecError
+    from medcodec_plugin_mic.runner_frames import frame_index, monochrome_image
 
     def fail(message: str) -> EncodeError:
-        return EncodeError(CODEC_NAME, MICLossless, message, frame=_frame_index(runner))
+        return EncodeError(CODEC_NAME, MICLossless, message, frame=frame_index(runner))
 
-    if runner.samples_per_pixel != 1:
-        raise fail(
-            f"MIC codes one sample per pixel; SamplesPerPixel={runner.samples_per_pixel} "
-            "(colour) is not supported: convert to MONOCHROME or choose another codec"
-        )
-    bits_stored = int(runner.bits_stored)
-    if not 1 <= bits_stored <= 16:
-        raise fail(f"BitsStored={bits_stored} is outside the 1-16 bits MIC supports")
+    image, bits_stored = monochrome_image(src, runner, "MIC", fail)
     kind = runner.get_option("mic_kind", "fse2")
     if kind not in KINDS:
         raise fail(f"option mic_kind={kind!r} is not one of {', '.join(KINDS)}")
-    dtype = np.uint8 if bits_stored <= 8 else np.dtype("<u2")
-    rows, columns = int(runner.rows), int(runner.columns)
-    expected = rows * columns * np.dtype(dtype).itemsize
-    if len(src) != expected:
-        raise fail(f"frame holds {len(src)} bytes, expected {expected} for {rows}x{columns} samples")
-    image = np.frombuffer(src, dtype=dtype).reshape(rows, columns)
     try:
         return frame.encode_frame(
             image, kind=kind, signed=int(runner.pixel_representation) == 1, bits_stored=bits_stored
@@ -71,9 +53,10 @@ def decode_frame(src: bytes, runner: DecodeRunner) -> bytes:
 
     from medcodec_plugin_mic import frame
     from medcodec_plugin_mic.codec import MicCodecError
+    from medcodec_plugin_mic.runner_frames import frame_index
 
     def fail(message: str) -> DecodeError:
-        return DecodeError(CODEC_NAME, MICLossless, message, frame=_frame_index(runner))
+        return DecodeError(CODEC_NAME, MICLossless, message, frame=frame_index(runner))
 
     try:
         header, image = frame.decode_frame(bytes(src), width=int(runner.columns), height=int(runner.rows))

@@ -18,7 +18,7 @@ from __future__ import annotations
 import numpy as np
 import numpy.typing as npt
 
-import medcodec_plugin_mic._mic as _mic
+from medcodec_plugin_mic import _mic
 
 KINDS = ("huff", "fse1", "fse2", "fse4")
 MIN_DECLARED_MAX = 8

@@ -33,39 +33,21 @@ def is_available(uid: str) -> bool:
     )
 
 
-def _frame_index(runner: object) -> int | None:
-    index = getattr(runner, "index", None)
-    return index if isinstance(index, int) else None
-
-
 def _option(runner: object, name: str, default: object) -> object:
     get = getattr(runner, "get_option", None)
     return get(name, default) if get is not None else default
 
 
 def encode_frame(src: bytes, runner: EncodeRunner) -> bytes:
-    import numpy as np
     from medcodec import EncodeError
 
     from medcodec_plugin_mic import native
+    from medcodec_plugin_mic.runner_frames import frame_index, monochrome_image
 
     def fail(message: str) -> EncodeError:
-        return EncodeError(CODEC_NAME, MICNativeLossless, message, frame=_frame_index(runner))
+        return EncodeError(CODEC_NAME, MICNativeLossless, message, frame=frame_index(runner))
 
-    if runner.samples_per_pixel != 1:
-        raise fail(
-            f"MIC Native codes one sample per pixel; SamplesPerPixel={runner.samples_per_pixel} "
-            "(colour) is not supported: convert to MONOCHROME or choose another codec"
-        )
-    bits_stored = int(runner.bits_stored)
-    if not 1 <= bits_stored <= 16:
-        raise fail(f"BitsStored={bits_stored} is outside the 1-16 bits MIC Native supports")
-    dtype = np.dtype(np.uint8) if bits_stored <= 8 else np.dtype("<u2")
-    rows, columns = int(runner.rows), int(runner.columns)
-    expected = rows * columns * dtype.itemsize
-    if len(src) != expected:
-        raise fail(f"frame holds {len(src)} bytes, expected {expected} for {rows}x{columns} samples")
-    image = np.frombuffer(src, dtype=dtype).reshape(rows, columns)
+    image, bits_stored = monochrome_image(src, runner, "MIC Native", fail)
     try:
         return native.encode(
             image,
@@ -84,9 +66,10 @@ def decode_frame(src: bytes, runner: DecodeRunner) -> bytes:
     from medcodec import DecodeError
 
     from medcodec_plugin_mic import native
+    from medcodec_plugin_mic.runner_frames import frame_index
 
     def fail(message: str) -> DecodeError:
-        return DecodeError(CODEC_NAME, MICNativeLossless, message, frame=_frame_index(runner))
+        return DecodeError(CODEC_NAME, MICNativeLossless, message, frame=frame_index(runner))
 
     rows, columns = int(runner.rows), int(runner.columns)
     try:
